@@ -1,0 +1,139 @@
+"""The `claw` command: run the service, chat with it, check the setup, run the demo home."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+import httpx
+
+import claw
+from claw import config as config_mod
+from claw.config import Config, ConfigError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="claw", description="Claw, the home agent.")
+    parser.add_argument("--version", action="version", version=f"claw {claw.__version__}")
+    parser.add_argument("--home", type=Path, help="data directory (default: $CLAW_HOME or ~/.claw)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the service")
+    chat = sub.add_parser("chat", help="talk to the running service from this terminal")
+    chat.add_argument("--chat-id", default="terminal")
+    sub.add_parser("doctor", help="check the configuration and what is reachable")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = config_mod.load(args.home)
+    except ConfigError as e:
+        print(f"claw: {e}", file=sys.stderr)
+        return 2
+    if args.command == "run":
+        return run(config)
+    if args.command == "chat":
+        return chat_loop(config, args.chat_id)
+    return doctor(config)
+
+
+def run(config: Config) -> int:
+    import uvicorn
+
+    from claw.api import create_app
+    from claw.service import Claw
+
+    app = create_app(Claw(config))
+    uvicorn.run(app, host=config.http.host, port=config.http.port, log_level="warning")
+    return 0
+
+
+def _client(config: Config) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {config.http.token}"} if config.http.token else {}
+    host = "127.0.0.1" if config.http.host in ("0.0.0.0", "::") else config.http.host
+    return httpx.Client(base_url=f"http://{host}:{config.http.port}", headers=headers, timeout=120)
+
+
+def chat_loop(config: Config, chat_id: str) -> int:
+    client = _client(config)
+    try:
+        client.get("/api/health").raise_for_status()
+    except httpx.HTTPError as e:
+        print(f"claw: the service is not answering at {client.base_url} ({e}). "
+              "Start it with `claw run` (or `claw demo`).", file=sys.stderr)
+        return 1
+    print("Talking to Claw. Ctrl-D to leave.")
+    return talk(client, chat_id)
+
+
+def talk(client: httpx.Client, chat_id: str) -> int:
+    while True:
+        try:
+            text = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if not text:
+            continue
+        try:
+            r = client.post("/api/chat", json={"text": text, "chat_id": chat_id})
+            r.raise_for_status()
+        except httpx.HTTPError as e:
+            print(f"claw: the service did not answer ({e})")
+            continue
+        print(f"claw> {r.json()['reply']}")
+
+
+def doctor(config: Config) -> int:
+    ok = True
+
+    def line(good: bool, what: str, todo: str = "") -> None:
+        nonlocal ok
+        ok = ok and good
+        print(f"{'OK  ' if good else 'FIX '} {what}" + (f" -> {todo}" if todo and not good else ""))
+
+    line(True, f"config: {config.config_path if config.config_path.exists() else 'defaults (no claw.toml)'}")
+    home = config.home
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        probe = home / ".doctor"
+        probe.write_text("ok")
+        probe.unlink()
+        line(True, f"data dir {home} is writable")
+    except OSError as e:
+        line(False, f"data dir {home} is not writable ({e.strerror})", "set CLAW_HOME to a writable folder")
+    line(bool(config.anthropic.api_key), "Anthropic API key" + (" set" if config.anthropic.api_key else " missing"),
+         "export ANTHROPIC_API_KEY=... (or use a local model)")
+    if config.anthropic.api_key:
+        url = (config.anthropic.base_url or "https://api.anthropic.com").rstrip("/")
+        try:
+            httpx.get(url, timeout=5)
+            line(True, f"Claude endpoint {url} answers")
+        except httpx.HTTPError as e:
+            line(False, f"Claude endpoint {url} unreachable ({e})", "check the network or ANTHROPIC_BASE_URL")
+    if config.local.model_path:
+        line(Path(config.local.model_path).is_file(), f"local model {config.local.model_path}")
+        try:
+            import llama_cpp  # noqa: F401
+
+            line(True, "llama-cpp-python is installed")
+        except ImportError:
+            line(False, "llama-cpp-python is not installed", "pip install 'claw[local]'")
+    else:
+        print("--   no local model (optional): set local.model_path in claw.toml for offline/private answers")
+    if not config.telegram.token:
+        print("--   Telegram not configured (optional): set TELEGRAM_BOT_TOKEN to chat from your phone")
+    try:
+        r = _client(config).get("/api/health", timeout=3)
+        line(r.status_code == 200, f"service at {config.http.host}:{config.http.port} answers ({r.status_code})",
+             "check http.token")
+    except httpx.HTTPError:
+        print(f"--   service not running at {config.http.host}:{config.http.port} (start it with `claw run`)")
+    print(json.dumps({"ok": ok}))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""One executor, one policy: every tool call from any path (fast path, Claude, the local model,
+REST) runs here, and every device change goes through `act`, where the risk tiers are enforced.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+from claw.tools import Caller, ToolContext, ToolError, ToolRegistry, result_text
+from devices.home import Home
+from devices.model import DeviceError, Entity
+from devices.targets import TargetError
+
+log = logging.getLogger(__name__)
+
+READ_SERVICES = {"snapshot"}
+
+# Asks the owner to approve one exact action; returns True only on an explicit yes.
+Confirmer = Callable[[Caller, str, list[Entity], str, dict[str, Any]], Awaitable[bool]]
+
+
+@dataclass
+class Action:
+    tool: str
+    args: dict[str, Any]
+    result: str
+    ok: bool = True
+    images: list[bytes] = field(default_factory=list, repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"tool": self.tool, "args": self.args, "result": self.result, "ok": self.ok}
+
+
+def describe(service: str, entities: list[Entity]) -> str:
+    verbs = {"unlock": "Unlock", "lock": "Lock", "open_cover": "Open", "close_cover": "Close",
+             "alarm_disarm": "Disarm", "turn_on": "Turn on", "turn_off": "Turn off"}
+    verb = verbs.get(service, service.replace("_", " ").capitalize())
+    return f"{verb} the {', '.join(e.name for e in entities)}"
+
+
+class Executor:
+    def __init__(self, registry: ToolRegistry, home: Home, confirmer: Confirmer | None = None):
+        self.registry = registry
+        self.home = home
+        self.confirmer = confirmer
+
+    async def run(self, name: str, args: dict[str, Any], caller: Caller) -> Action:
+        """Run a tool by name; failures come back as an Action with the reason as text."""
+        tool = self.registry.get(name)
+        if tool is None:
+            known = ", ".join(sorted(self.registry.tools))
+            return Action(name, args, f"Error: there is no tool called {name} (tools: {known})", False)
+        if tool.owner_only and caller.role != "owner":
+            return Action(name, args, f"Error: only the owner can use {name}.", False)
+        ctx = ToolContext(caller)
+        try:
+            checked = self.registry.validate(tool, args)
+            result = await tool.fn(ctx, **checked)
+        except (ToolError, DeviceError, TargetError) as e:
+            return Action(name, args, f"Error: {e}", False, ctx.images)
+        return Action(name, args, result_text(result), True, ctx.images)
+
+    async def act(
+        self, ctx: ToolContext, entities: list[Entity], service: str, data: dict[str, Any]
+    ) -> list[Entity]:
+        """Apply a service to entities under the policy; returns their new states."""
+        writes = service not in READ_SERVICES
+        secure = [e for e in entities if writes and e.risk_tier == "security"]
+        if secure:
+            what = describe(service, secure)
+            if ctx.caller.role != "owner":
+                raise ToolError(f"Only the owner can do that ({what[0].lower() + what[1:]}).")
+            if self.confirmer is None:
+                raise ToolError(
+                    f"{what} needs the owner's confirmation, and confirmations are not set up "
+                    "yet; I haven't done it."
+                )
+            if not await self.confirmer(ctx.caller, what, secure, service, data):
+                raise ToolError(f"{what}: not confirmed, so I haven't done it.")
+        results = await asyncio.gather(
+            *(self.home.call(e, service, data) for e in entities), return_exceptions=True
+        )
+        done, failed = [], []
+        for entity, r in zip(entities, results):
+            if isinstance(r, DeviceError):
+                failed.append(str(r))
+            elif isinstance(r, BaseException):
+                raise r
+            else:
+                done.append(r)
+        if failed and not done:
+            raise DeviceError(" ".join(failed))
+        if failed:
+            names = ", ".join(e.name for e in done)
+            raise DeviceError(f"Done for {names}, but: {' '.join(failed)}")
+        return done

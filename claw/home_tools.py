@@ -1,0 +1,307 @@
+"""Generic home tools, named and shaped like Home Assistant's intents so models already know
+them, plus the device-specific tools for what the generic ones cannot say.
+
+Every tool resolves its targets, then changes devices only through `Executor.act`.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from claw.executor import Executor
+from claw.tools import ToolContext, ToolError, ToolRegistry
+from devices.home import Home
+from devices.model import Entity
+from devices.targets import resolve
+
+Name = Annotated[str | None, "Name or alias of the device"]
+AreaName = Annotated[str | None, "Area (room) name or alias"]
+Floor = Annotated[str | None, "Floor name"]
+Domains = Annotated[list[str] | None, "Kinds of device, e.g. light, switch, media_player, cover, fan"]
+Classes = Annotated[list[str] | None, "Device classes, e.g. garage, blind, window, outlet"]
+
+# Which service turns an entity "on" or "off", by domain (as Home Assistant's intents do).
+ON_OFF = {
+    "cover": ("open_cover", "close_cover"),
+    "valve": ("open_valve", "close_valve"),
+    "lock": ("lock", "unlock"),
+    "alarm_control_panel": ("alarm_arm_away", "alarm_disarm"),
+}
+
+COLOR_NAMES = {"white", "red", "orange", "yellow", "green", "blue", "purple", "pink", "cyan",
+               "magenta", "warm white", "cool white", "brown", "teal", "lime", "gold"}
+
+
+def _names(entities: list[Entity]) -> str:
+    names = [e.name for e in entities]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _state_line(e: Entity) -> str:
+    a = e.attributes
+    bits = [e.state]
+    if e.domain == "light" and e.state == "on" and a.get("brightness") is not None:
+        bits.append(f"{round(a['brightness'] / 255 * 100)}% brightness")
+    if e.domain == "media_player":
+        if a.get("media_title"):
+            bits.append(f"'{a['media_title']}'" + (f" by {a['media_artist']}" if a.get("media_artist") else ""))
+        if a.get("volume_level") is not None:
+            bits.append(f"volume {round(a['volume_level'] * 100)}%")
+        if a.get("is_volume_muted"):
+            bits.append("muted")
+    for key, label in (("current_temperature", "currently"), ("temperature", "set to"),
+                       ("current_position", "position"), ("current_power_w", "power W")):
+        if a.get(key) is not None:
+            bits.append(f"{label} {a[key]}")
+    if a.get("unit_of_measurement") and e.domain == "sensor":
+        bits[0] = f"{e.state} {a['unit_of_measurement']}"
+    where = f" ({e.area})" if e.area else ""
+    return f"{e.name}{where}: {', '.join(bits)}"
+
+
+def register(registry: ToolRegistry, executor: Executor, home: Home) -> None:
+    act = executor.act
+
+    def targets(name=None, area=None, floor=None, domain=None, device_class=None, service=None):
+        return resolve(home, name=name, area=area, floor=floor, domain=domain,
+                       device_class=device_class, service=service)
+
+    async def switch(ctx: ToolContext, on: bool, entities: list[Entity]) -> str:
+        groups: dict[str, list[Entity]] = {}
+        for e in entities:
+            service = ON_OFF.get(e.domain, ("turn_on", "turn_off"))[0 if on else 1]
+            if service in e.services:
+                groups.setdefault(service, []).append(e)
+        if not groups:
+            raise ToolError(f"The {_names(entities)} can't be turned {'on' if on else 'off'}.")
+        done = []
+        for service, group in groups.items():
+            done += await act(ctx, group, service, {})
+        return "; ".join(_state_line(e) for e in done)
+
+    async def HassTurnOn(ctx: ToolContext, name: Name = None, area: AreaName = None,
+                         floor: Floor = None, domain: Domains = None,
+                         device_class: Classes = None) -> str:
+        """Turns on, opens or locks devices (lights, switches, fans, media players; covers open,
+        locks lock). Give a name, or an area/floor with a domain."""
+        return await switch(ctx, True, targets(name, area, floor, domain, device_class))
+
+    async def HassTurnOff(ctx: ToolContext, name: Name = None, area: AreaName = None,
+                          floor: Floor = None, domain: Domains = None,
+                          device_class: Classes = None) -> str:
+        """Turns off, closes or unlocks devices (covers close, locks unlock). Give a name, or an
+        area/floor with a domain."""
+        return await switch(ctx, False, targets(name, area, floor, domain, device_class))
+
+    async def HassLightSet(ctx: ToolContext, name: Name = None, area: AreaName = None,
+                           floor: Floor = None,
+                           brightness: Annotated[int | None, "Brightness percent 0-100"] = None,
+                           color: Annotated[str | None, "Color name, e.g. red, warm white"] = None,
+                           temperature: Annotated[int | None, "Color temperature in kelvin"] = None) -> str:
+        """Sets the brightness, color or color temperature of lights."""
+        data: dict[str, Any] = {}
+        if brightness is not None:
+            if not 0 <= brightness <= 100:
+                raise ToolError("brightness must be a percentage from 0 to 100")
+            data["brightness_pct"] = brightness
+        if color is not None:
+            data["color_name"] = color.strip().lower()
+        if temperature is not None:
+            if not 1000 <= temperature <= 12000:
+                raise ToolError("temperature must be in kelvin, from 1000 to 12000")
+            data["color_temp_kelvin"] = temperature
+        if not data:
+            raise ToolError("say a brightness, a color or a color temperature")
+        lights = targets(name, area, floor, ["light"], service="turn_on")
+        if brightness == 0:
+            done = await act(ctx, lights, "turn_off", {})
+        else:
+            done = await act(ctx, lights, "turn_on", data)
+        return "; ".join(_state_line(e) for e in done)
+
+    def media(service: str, doc: str):
+        async def tool(ctx: ToolContext, name: Name = None, area: AreaName = None,
+                       floor: Floor = None) -> str:
+            players = targets(name, area, floor, ["media_player"], service=service)
+            return "; ".join(_state_line(e) for e in await act(ctx, players, service, {}))
+        tool.__doc__ = doc
+        return tool
+
+    async def HassSetVolume(ctx: ToolContext,
+                            volume_level: Annotated[int, "Volume percent 0-100"],
+                            name: Name = None, area: AreaName = None, floor: Floor = None) -> str:
+        """Sets the volume of media players to a percentage."""
+        if not 0 <= volume_level <= 100:
+            raise ToolError("volume_level must be a percentage from 0 to 100")
+        players = targets(name, area, floor, ["media_player"], service="volume_set")
+        done = await act(ctx, players, "volume_set", {"volume_level": volume_level / 100})
+        return "; ".join(_state_line(e) for e in done)
+
+    async def HassSetVolumeRelative(ctx: ToolContext,
+                                    volume_step: Annotated[str, "'up', 'down', or a signed percent like '-10'"],
+                                    name: Name = None, area: AreaName = None,
+                                    floor: Floor = None) -> str:
+        """Turns the volume of media players up or down."""
+        step = {"up": 10, "down": -10}.get(volume_step.strip().lower())
+        if step is None:
+            try:
+                step = int(volume_step.strip().rstrip("%"))
+            except ValueError:
+                raise ToolError("volume_step must be 'up', 'down' or a number like -10") from None
+        players = targets(name, area, floor, ["media_player"], service="volume_set")
+        done = []
+        for p in players:
+            level = min(1.0, max(0.0, (p.attributes.get("volume_level") or 0) + step / 100))
+            done += await act(ctx, [p], "volume_set", {"volume_level": round(level, 2)})
+        return "; ".join(_state_line(e) for e in done)
+
+    def mute(muted: bool, doc: str):
+        async def tool(ctx: ToolContext, name: Name = None, area: AreaName = None,
+                       floor: Floor = None) -> str:
+            players = targets(name, area, floor, ["media_player"], service="volume_mute")
+            done = await act(ctx, players, "volume_mute", {"is_volume_muted": muted})
+            return "; ".join(_state_line(e) for e in done)
+        tool.__doc__ = doc
+        return tool
+
+    async def HassMediaSearchAndPlay(ctx: ToolContext,
+                                     search_query: Annotated[str, "What to play, e.g. a favorite's name"],
+                                     name: Name = None, area: AreaName = None) -> str:
+        """Finds music by name among the speaker's favorites and plays it."""
+        players = targets(name, area, None, ["media_player"], service="play_favorite")
+        if len(players) > 1:
+            players = players[:1]
+        favorites = players[0].attributes.get("favorites") or []
+        wanted = search_query.casefold()
+        match = next((f for f in favorites if wanted in f.casefold() or f.casefold() in wanted), None)
+        if match is None:
+            listing = ", ".join(favorites) or "none"
+            raise ToolError(f"I couldn't find '{search_query}' in the {players[0].name}'s favorites ({listing}).")
+        done = await act(ctx, players, "play_favorite", {"favorite": match})
+        return "; ".join(_state_line(e) for e in done)
+
+    async def HassClimateSetTemperature(ctx: ToolContext,
+                                        temperature: Annotated[float, "Target temperature in degrees"],
+                                        name: Name = None, area: AreaName = None,
+                                        floor: Floor = None) -> str:
+        """Sets the target temperature of a thermostat, spa or water heater."""
+        found = targets(name, area, floor, ["climate", "water_heater"], service="set_temperature")
+        for e in found:
+            low, high = e.attributes.get("min_temp"), e.attributes.get("max_temp")
+            if low is not None and high is not None and not low <= temperature <= high:
+                raise ToolError(f"The {e.name} accepts {low} to {high} degrees.")
+        done = await act(ctx, found, "set_temperature", {"temperature": temperature})
+        return "; ".join(_state_line(e) for e in done)
+
+    async def HassClimateSetMode(ctx: ToolContext,
+                                 hvac_mode: Annotated[str, "heat, cool, heat_cool, auto, off, ..."],
+                                 name: Name = None, area: AreaName = None) -> str:
+        """Sets the HVAC mode of a thermostat."""
+        found = targets(name, area, None, ["climate"], service="set_hvac_mode")
+        for e in found:
+            modes = e.attributes.get("hvac_modes")
+            if modes and hvac_mode not in modes:
+                raise ToolError(f"The {e.name} has modes {', '.join(modes)}.")
+        done = await act(ctx, found, "set_hvac_mode", {"hvac_mode": hvac_mode})
+        return "; ".join(_state_line(e) for e in done)
+
+    async def HassSetPosition(ctx: ToolContext,
+                              position: Annotated[int, "Position percent, 0 closed to 100 open"],
+                              name: Name = None, area: AreaName = None, floor: Floor = None,
+                              domain: Domains = None, device_class: Classes = None) -> str:
+        """Sets the position of covers such as blinds, shades, garage doors and valves."""
+        if not 0 <= position <= 100:
+            raise ToolError("position must be a percentage from 0 to 100")
+        found = targets(name, area, floor, domain or ["cover", "valve"], device_class,
+                        service="set_cover_position")
+        done = await act(ctx, found, "set_cover_position", {"position": position})
+        return "; ".join(_state_line(e) for e in done)
+
+    async def GetLiveContext(ctx: ToolContext, name: Name = None, area: AreaName = None,
+                             floor: Floor = None, domain: Domains = None) -> str:
+        """Reports the current state of devices (on/off, playing, temperatures, positions).
+        With no arguments, reports everything."""
+        if name or area or floor or domain:
+            found = targets(name, area, floor, domain)
+        else:
+            found = sorted(home.entities.values(), key=lambda e: (e.area or "", e.name))
+        return "\n".join(_state_line(e) for e in found) or "No devices have been found yet."
+
+    async def SonosPlayUri(ctx: ToolContext, uri: Annotated[str, "http(s) or x-sonos URI to play"],
+                           title: Annotated[str | None, "Title to show"] = None,
+                           name: Name = None, area: AreaName = None) -> str:
+        """Plays a stream or file URI on a Sonos speaker."""
+        players = targets(name, area, None, ["media_player"], service="play_media")
+        data = {"media_content_id": uri, "media_title": title or ""}
+        return "; ".join(_state_line(e) for e in await act(ctx, players, "play_media", data))
+
+    async def SonosGroup(ctx: ToolContext,
+                         members: Annotated[list[str], "Names or areas of the speakers to add"],
+                         name: Name = None, area: AreaName = None) -> str:
+        """Groups Sonos speakers so they play the same music; the first target leads."""
+        leader = targets(name, area, None, ["media_player"], service="join")[0]
+        others = []
+        for m in members:
+            found = (resolve(home, area=m, domain="media_player") if home.area_named(m)
+                     else resolve(home, name=m, domain="media_player"))
+            others += [e for e in found if e.entity_id != leader.entity_id]
+        if not others:
+            raise ToolError("name at least one other speaker to group with")
+        ids = [e.entity_id for e in others]
+        done = await act(ctx, [leader], "join", {"group_members": ids})
+        return f"Grouped {_names(others)} with the {leader.name}. " + _state_line(done[0])
+
+    async def SonosUngroup(ctx: ToolContext, name: Name = None, area: AreaName = None) -> str:
+        """Takes Sonos speakers out of their group so they play on their own."""
+        players = targets(name, area, None, ["media_player"], service="unjoin")
+        done = await act(ctx, players, "unjoin", {})
+        return f"The {_names(done)} now play on their own."
+
+    for fn in (HassTurnOn, HassTurnOff, HassLightSet, HassSetVolume, HassSetVolumeRelative,
+               HassMediaSearchAndPlay, HassClimateSetTemperature, HassClimateSetMode,
+               HassSetPosition, GetLiveContext, SonosPlayUri, SonosGroup, SonosUngroup):
+        registry.add(fn)
+    registry.add(media("media_pause", "Pauses media players."), "HassMediaPause")
+    registry.add(media("media_play", "Resumes media players."), "HassMediaUnpause")
+    registry.add(media("media_next_track", "Skips to the next track."), "HassMediaNext")
+    registry.add(media("media_previous_track", "Goes back to the previous track."), "HassMediaPrevious")
+    registry.add(mute(True, "Mutes media players."), "HassMediaPlayerMute")
+    registry.add(mute(False, "Unmutes media players."), "HassMediaPlayerUnmute")
+
+    async def RenameDevice(ctx: ToolContext, entity: Annotated[str, "Current name or entity id"],
+                           new_name: Annotated[str | None, "New name"] = None,
+                           alias: Annotated[str | None, "An extra name to answer to"] = None,
+                           area: Annotated[str | None, "Area to move it to"] = None) -> str:
+        """Renames a device, gives it an alias, or moves it to another area. Kept across restarts."""
+        e = home.entities.get(entity) or resolve(home, name=entity)[0]
+        if not (new_name or alias or area):
+            raise ToolError("say a new name, an alias or an area")
+        updated = await home.customize(e.entity_id, name=new_name, area=area,
+                                       aliases=[alias] if alias else None)
+        return f"Done: {updated.name} ({updated.area or 'no area'}); also called {', '.join(updated.aliases) or 'nothing else'}."
+
+    async def SetAreaAlias(ctx: ToolContext, area: Annotated[str, "The area's current name"],
+                           alias: Annotated[str | None, "Another name for the area"] = None,
+                           floor: Annotated[str | None, "The floor it is on"] = None) -> str:
+        """Gives an area (room) another name, or says which floor it is on."""
+        found = home.area_named(area)
+        if found is None:
+            raise ToolError(f"I don't have an area called '{area}'.")
+        updated = home.set_area(found.name, floor=floor, aliases=[alias] if alias else None)
+        return f"The {updated.name} is also called {', '.join(updated.aliases) or 'nothing else'}" + (
+            f", on the {updated.floor}." if updated.floor else ".")
+
+    async def SetRiskTier(ctx: ToolContext, entity: Annotated[str, "Name or entity id"],
+                          tier: Annotated[str, "read, write or security"]) -> str:
+        """Changes how careful Claw is with a device: 'security' makes every change to it need
+        the owner's confirmation."""
+        e = home.entities.get(entity) or resolve(home, name=entity)[0]
+        if tier not in ("read", "write", "security"):
+            raise ToolError("tier must be read, write or security")
+        if e.risk_tier == "security" and tier != "security" and ctx.caller.channel != "api":
+            raise ToolError("lowering a security device's tier is only possible through the API")
+        updated = await home.customize(e.entity_id, tier=tier)
+        return f"The {updated.name} is now {updated.risk_tier} tier."
+
+    registry.add(RenameDevice, owner_only=True)
+    registry.add(SetAreaAlias, owner_only=True)
+    registry.add(SetRiskTier, owner_only=True)

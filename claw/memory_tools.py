@@ -1,0 +1,51 @@
+"""Tools over the owner's memory and persona: remember, recall, forget, and soul.md."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from claw.soul import Soul, SoulError
+from claw.tools import ToolContext, ToolError, ToolRegistry
+from memory.store import Store
+
+
+def register(registry: ToolRegistry, store: Store, soul: Soul) -> None:
+    async def remember(ctx: ToolContext,
+                       fact: Annotated[str, "One self-contained fact, e.g. 'The study is also called the office'"]) -> str:
+        """Stores a fact the owner told you so you can use it in later conversations."""
+        saved = store.remember(fact, ctx.caller.chat_id)
+        return f"Remembered (fact #{saved.id}): {saved.text}"
+
+    async def recall(ctx: ToolContext, query: Annotated[str, "Words to search the stored facts for"]) -> str:
+        """Searches the facts you were told before."""
+        facts = store.recall(query, limit=10)
+        if not facts:
+            return f"Nothing stored about '{query}'."
+        return "\n".join(f"#{f.id}: {f.text}" for f in facts)
+
+    async def forget(ctx: ToolContext, fact_id: Annotated[int, "The number of the fact (from recall)"]) -> str:
+        """Deletes a stored fact by its number."""
+        gone = store.forget(fact_id)
+        if gone is None:
+            raise ToolError(f"there is no fact #{fact_id}; use recall to find its number")
+        return f"Forgotten: {gone.text}"
+
+    async def read_soul(ctx: ToolContext) -> str:
+        """Returns the full text of soul.md, your persona and standing orders."""
+        return soul.text()
+
+    async def update_soul(ctx: ToolContext,
+                          text: Annotated[str, "The complete new soul.md text (markdown)"]) -> str:
+        """Replaces soul.md, your persona and standing orders, when the owner asks you to change
+        how you behave ("from now on keep answers to one sentence"). Read it first, keep what
+        still applies, and send the whole new text. Earlier versions are kept."""
+        try:
+            soul.update(text, source=f"chat:{ctx.caller.chat_id}")
+        except SoulError as e:
+            raise ToolError(str(e)) from None
+        return "soul.md updated; it applies from the next message."
+
+    registry.add(remember)
+    registry.add(recall)
+    registry.add(forget)
+    registry.add(read_soul)
+    registry.add(update_soul, owner_only=True)

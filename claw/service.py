@@ -1,0 +1,44 @@
+"""Wires the parts of one running Claw together from its configuration."""
+from __future__ import annotations
+
+import logging
+
+from claw import home_tools, memory_tools
+from claw.agent import Agent
+from claw.claude import ClaudeBackend
+from claw.config import Config
+from claw.executor import Executor
+from claw.router import Router
+from claw.soul import Soul
+from claw.tools import ToolRegistry
+from devices.home import Home
+from memory.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Claw:
+    def __init__(self, config: Config):
+        self.config = config
+        config.home.mkdir(parents=True, exist_ok=True)
+        self.store = Store(config.db_path)
+        self.soul = Soul(config.soul_path, self.store)
+        self.home = Home(self.store, config.agent.device_timeout)
+        self.registry = ToolRegistry()
+        self.executor = Executor(self.registry, self.home)
+        home_tools.register(self.registry, self.executor, self.home)
+        memory_tools.register(self.registry, self.store, self.soul)
+        cloud = ClaudeBackend(config.anthropic) if config.anthropic.api_key else None
+        self.router = Router(cloud, None)
+        self.agent = Agent(
+            self.store, self.soul, self.home, self.registry, self.executor, self.router,
+            max_iterations=config.agent.max_tool_iterations,
+        )
+
+    async def start(self) -> None:
+        log.info("Claw is up; data in %s", self.config.home)
+
+    async def stop(self) -> None:
+        for driver in list(self.home.drivers.values()):
+            await driver.close()
+        self.store.close()

@@ -1,0 +1,259 @@
+"""The home registry: drivers, their entities, areas and floors, and the owner's settings.
+
+Entities keep the owner's renames, aliases, areas and tiers (stored in memory) across
+rediscovery and restarts. A device that stops answering makes its entities `unavailable`;
+nothing is deleted.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Awaitable, Callable
+
+from devices.model import Device, DeviceError, Driver, Entity, TIERS
+from memory.store import Store
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[Entity | None, Entity], Awaitable[None] | None]
+
+
+@dataclass
+class Area:
+    name: str
+    floor: str | None = None
+    aliases: list[str] = field(default_factory=list)
+
+
+class Home:
+    def __init__(self, store: Store, device_timeout: float = 3.0):
+        self.store = store
+        self.device_timeout = device_timeout
+        self.drivers: dict[str, Driver] = {}
+        self.entities: dict[str, Entity] = {}
+        self._device_of: dict[str, str] = {}  # entity_id -> device_id
+        self._discovered: dict[str, Entity] = {}  # entity as the device reports it
+        self.areas: dict[str, Area] = {}
+        self.listeners: list[Listener] = []
+        self._load_areas()
+
+    # -- devices ---------------------------------------------------------------------------
+    async def add(self, driver: Driver) -> list[Entity]:
+        """Adopt a driver (new or rediscovered device) and read its entities."""
+        device = driver.device
+        old = self.drivers.get(device.device_id)
+        if old is not None and old is not driver:
+            await old.close()
+        self.drivers[device.device_id] = driver
+        self._save_device(device)
+        return await self.refresh_device(device.device_id)
+
+    async def remove(self, device_id: str) -> None:
+        driver = self.drivers.pop(device_id, None)
+        if driver:
+            await driver.close()
+        for entity_id in [e for e, d in self._device_of.items() if d == device_id]:
+            self._device_of.pop(entity_id)
+            self._discovered.pop(entity_id, None)
+            self.entities.pop(entity_id, None)
+
+    async def refresh_device(self, device_id: str) -> list[Entity]:
+        driver = self.drivers[device_id]
+        try:
+            reported = await asyncio.wait_for(driver.refresh(), self.device_timeout)
+        except (DeviceError, TimeoutError, OSError) as e:
+            self.mark_unavailable(device_id, str(e) or "timed out")
+            raise DeviceError(self._unreachable(driver.device, e)) from None
+        driver.device.available = True
+        driver.device.last_seen = time.time()
+        self._save_device(driver.device)
+        return [await self._update(device_id, e) for e in reported]
+
+    async def refresh_all(self) -> None:
+        """Poll every device; one slow device does not hold up the others."""
+        results = await asyncio.gather(
+            *(self.refresh_device(d) for d in list(self.drivers)), return_exceptions=True
+        )
+        for r in results:
+            if isinstance(r, BaseException) and not isinstance(r, DeviceError):
+                raise r
+
+    def mark_unavailable(self, device_id: str, why: str) -> None:
+        driver = self.drivers.get(device_id)
+        if driver is None:
+            return
+        if driver.device.available:
+            log.warning("%s (%s) is unavailable: %s", driver.device.name, device_id, why)
+        driver.device.available = False
+        self._save_device(driver.device)
+        for entity_id, dev in self._device_of.items():
+            if dev == device_id and self.entities[entity_id].state != "unavailable":
+                old = self.entities[entity_id]
+                self._set(replace(old, state="unavailable"), old)
+
+    def _unreachable(self, device: Device, error: BaseException) -> str:
+        if isinstance(error, DeviceError):
+            return str(error)
+        seen = _ago(device.last_seen)
+        return (
+            f"I can't reach {device.name} at {device.host}:{device.port} "
+            f"(no answer within {self.device_timeout:g} s); it was last seen {seen}."
+        )
+
+    def _save_device(self, d: Device) -> None:
+        self.store.upsert_device(
+            {"device_id": d.device_id, "family": d.family, "name": d.name, "host": d.host,
+             "port": d.port, "model": d.model, "available": int(d.available),
+             "last_seen": d.last_seen}
+        )
+
+    # -- entity state ----------------------------------------------------------------------
+    async def entity_changed(self, device_id: str, reported: Entity) -> Entity:
+        """A driver's push update (events, WebSocket): same path as a poll."""
+        return await self._update(device_id, reported)
+
+    async def _update(self, device_id: str, reported: Entity) -> Entity:
+        self._device_of[reported.entity_id] = device_id
+        self._discovered[reported.entity_id] = reported
+        entity = self._with_settings(reported)
+        old = self.entities.get(entity.entity_id)
+        if old != entity:
+            await self._notify(old, entity)
+        self.entities[entity.entity_id] = entity
+        return entity
+
+    def _set(self, entity: Entity, old: Entity | None) -> None:
+        self.entities[entity.entity_id] = entity
+        for listener in self.listeners:
+            result = listener(old, entity)
+            if asyncio.iscoroutine(result):
+                asyncio.ensure_future(result)
+
+    async def _notify(self, old: Entity | None, new: Entity) -> None:
+        for listener in self.listeners:
+            result = listener(old, new)
+            if asyncio.iscoroutine(result):
+                await result
+
+    def _with_settings(self, reported: Entity) -> Entity:
+        s = self.store.entity_settings().get(reported.entity_id)
+        entity = replace(reported, aliases=list(reported.aliases), attributes=dict(reported.attributes))
+        if s:
+            entity.name = s["name"] or entity.name
+            entity.area = s["area"] or entity.area
+            entity.aliases = list(dict.fromkeys([*entity.aliases, *s["aliases"]]))
+            entity.tier = s["tier"] or entity.tier
+        if entity.area:
+            area = self.areas.get(entity.area) or self.area_named(entity.area)
+            if area is None:
+                area = self.areas.setdefault(entity.area, Area(entity.area))
+            entity.area = area.name
+            entity.floor = area.floor
+        return entity
+
+    # -- calls -----------------------------------------------------------------------------
+    async def call(self, entity: Entity, service: str, data: dict[str, Any]) -> Entity:
+        """Run one service on one entity within the device timeout, then re-read its state."""
+        device_id = self._device_of[entity.entity_id]
+        driver = self.drivers[device_id]
+        if service not in entity.services:
+            raise DeviceError(f"The {entity.name} can't do {service.replace('_', ' ')}.")
+        try:
+            await asyncio.wait_for(driver.call(entity.entity_id, service, data), self.device_timeout)
+        except (DeviceError, TimeoutError, OSError) as e:
+            self.mark_unavailable(device_id, str(e) or "timed out")
+            raise DeviceError(self._unreachable(driver.device, e)) from None
+        await self.refresh_device(device_id)
+        return self.entities[entity.entity_id]
+
+    def driver_for(self, entity_id: str) -> Driver:
+        return self.drivers[self._device_of[entity_id]]
+
+    # -- the owner's settings ------------------------------------------------------------
+    def entity(self, entity_id: str) -> Entity:
+        if entity_id not in self.entities:
+            raise KeyError(entity_id)
+        return self.entities[entity_id]
+
+    async def customize(
+        self, entity_id: str, *, name: str | None = None, area: str | None = None,
+        aliases: list[str] | None = None, tier: str | None = None,
+    ) -> Entity:
+        self.entity(entity_id)  # raises KeyError for an unknown entity
+        if tier is not None and tier not in TIERS:
+            raise ValueError(f"tier must be one of {', '.join(TIERS)}")
+        if aliases is not None:
+            saved = self.store.entity_settings().get(entity_id, {}).get("aliases", [])
+            aliases = list(dict.fromkeys([*saved, *aliases]))
+        self.store.save_entity_settings(entity_id, name=name, area=area, aliases=aliases, tier=tier)
+        return await self._update(self._device_of[entity_id], self._discovered[entity_id])
+
+    def set_area(self, name: str, floor: str | None = None, aliases: list[str] | None = None) -> Area:
+        area = self.areas.get(name) or Area(name)
+        if floor is not None:
+            area.floor = floor
+        if aliases is not None:
+            area.aliases = list(dict.fromkeys([*area.aliases, *aliases]))
+        self.areas[name] = area
+        self.store.set_setting(
+            "areas", json.dumps({a.name: {"floor": a.floor, "aliases": a.aliases} for a in self.areas.values()})
+        )
+        for entity_id, e in self.entities.items():
+            if e.area == name:
+                self.entities[entity_id] = replace(e, floor=area.floor)
+        return area
+
+    def _load_areas(self) -> None:
+        for name, a in json.loads(self.store.get_setting("areas", "{}") or "{}").items():
+            self.areas[name] = Area(name, a.get("floor"), a.get("aliases", []))
+
+    def area_named(self, name: str) -> Area | None:
+        key = normalize(name)
+        for area in self.areas.values():
+            if key == normalize(area.name) or key in (normalize(a) for a in area.aliases):
+                return area
+        return None
+
+    def floors(self) -> list[str]:
+        return sorted({a.floor for a in self.areas.values() if a.floor})
+
+    # -- what the model sees -----------------------------------------------------------
+    def overview(self) -> str:
+        """Names, areas and kinds of everything, without live state (so it stays byte-stable)."""
+        if not self.entities:
+            return "No devices have been found yet."
+        lines = []
+        by_area: dict[str, list[Entity]] = {}
+        for e in sorted(self.entities.values(), key=lambda e: (e.area or "~", e.entity_id)):
+            by_area.setdefault(e.area or "No area", []).append(e)
+        for area, entities in by_area.items():
+            a = self.areas.get(area)
+            head = area + (f" (floor: {a.floor})" if a and a.floor else "")
+            if a and a.aliases:
+                head += f" (also called: {', '.join(a.aliases)})"
+            lines.append(f"- {head}:")
+            for e in entities:
+                extra = f"; also called {', '.join(e.aliases)}" if e.aliases else ""
+                cls = f" {e.device_class}" if e.device_class else ""
+                lines.append(f"  - {e.name} ({e.domain}{cls}, {e.entity_id}{extra})")
+        return "\n".join(lines)
+
+
+def normalize(text: str) -> str:
+    """Case-, punctuation- and article-insensitive form of a name, for matching."""
+    words = "".join(c if c.isalnum() else " " for c in text.casefold()).split()
+    return " ".join(w for w in words if w not in ("the", "my"))
+
+
+def _ago(t: float) -> str:
+    seconds = max(0, time.time() - t)
+    if seconds < 90:
+        return "just now"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} minutes ago"
+    if seconds < 36 * 3600:
+        return f"{round(seconds / 3600)} hours ago"
+    return f"{round(seconds / 86400)} days ago"

@@ -1,0 +1,253 @@
+"""Home Assistant bridge: mirror chosen HA entities as Claw entities.
+
+State and service calls go over HA's REST API; changes arrive on its WebSocket API
+(`subscribe_events` for `state_changed`). After every (re)connect the driver re-reads all states
+and reports what changed while it was away, so a dropped connection loses nothing.
+"""
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+
+from devices.model import Device, DeviceError, Entity
+
+log = logging.getLogger(__name__)
+
+# Services Claw may call per mirrored domain (HA's names). Domains absent here are not mirrored.
+DOMAIN_SERVICES: dict[str, frozenset[str]] = {
+    "light": frozenset({"turn_on", "turn_off", "toggle"}),
+    "switch": frozenset({"turn_on", "turn_off", "toggle"}),
+    "fan": frozenset({"turn_on", "turn_off", "toggle"}),
+    "cover": frozenset({"open_cover", "close_cover", "stop_cover", "set_cover_position"}),
+    "valve": frozenset({"open_valve", "close_valve"}),
+    "lock": frozenset({"lock", "unlock"}),
+    "climate": frozenset({"set_temperature", "set_hvac_mode"}),
+    "water_heater": frozenset({"set_temperature"}),
+    "alarm_control_panel": frozenset({"alarm_arm_away", "alarm_arm_home", "alarm_disarm"}),
+    "sensor": frozenset(),
+    "binary_sensor": frozenset(),
+}
+
+# HA's CoverEntityFeature bits: a cover lists only the verbs it says it supports.
+_COVER_FEATURES = {"open_cover": 1, "close_cover": 2, "set_cover_position": 4, "stop_cover": 8}
+
+
+class TokenRejected(DeviceError):
+    def __init__(self) -> None:
+        super().__init__("Home Assistant rejected the token; make a new long-lived token in your HA "
+                         "profile and send it to me")
+
+OnChange = Callable[[Entity], Awaitable[None] | None]
+
+
+def to_entity(state: dict[str, Any], device_id: str) -> Entity:
+    """A Claw entity from one HA state object (attributes kept in HA's units)."""
+    entity_id = state["entity_id"]
+    domain, object_id = entity_id.split(".", 1)
+    attributes = dict(state.get("attributes") or {})
+    services = set(DOMAIN_SERVICES.get(domain, ()))
+    features = attributes.get("supported_features")
+    if domain == "cover" and isinstance(features, int):
+        services = {s for s in services if features & _COVER_FEATURES[s]}
+    return Entity(
+        entity_id=entity_id,
+        name=attributes.get("friendly_name") or object_id.replace("_", " "),
+        device_id=device_id,
+        area=attributes.get("area"),
+        device_class=attributes.get("device_class"),
+        state=state["state"],
+        attributes=attributes,
+        services=services,
+    )
+
+
+class HomeAssistantDriver:
+    def __init__(
+        self, device: Device, token: str, include: list[str] | None = None, timeout: float = 3.0
+    ) -> None:
+        self.device = device
+        self._token = token  # never logged, never put in an error message
+        # Entity ids or fnmatch patterns ("lock.*"); None mirrors every supported domain.
+        self._include = include
+        self._timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+        # entity_id -> last state object seen, to report only real changes after a reconnect.
+        self._known: dict[str, dict[str, Any]] = {}
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.device.host}:{self.device.port}"
+
+    def mirrors(self, entity_id: str) -> bool:
+        if entity_id.split(".", 1)[0] not in DOMAIN_SERVICES:
+            return False
+        return self._include is None or any(fnmatch.fnmatchcase(entity_id, p) for p in self._include)
+
+    # -- REST ------------------------------------------------------------------------------
+
+    async def refresh(self) -> list[Entity]:
+        states = await self._request("GET", "/api/states")
+        entities = []
+        for state in states:
+            if self.mirrors(state["entity_id"]):
+                self._known[state["entity_id"]] = state
+                entities.append(to_entity(state, self.device.device_id))
+        return entities
+
+    async def call(self, entity_id: str, service: str, data: dict[str, Any]) -> None:
+        domain = entity_id.split(".", 1)[0]
+        if not self.mirrors(entity_id):
+            raise DeviceError(f"{entity_id} is not one of the Home Assistant entities I mirror")
+        if service not in DOMAIN_SERVICES[domain]:
+            raise DeviceError(f"{entity_id} can't do {service}")
+        # The answer lists the changed states; follow() reports them from HA's events.
+        await self._request("POST", f"/api/services/{domain}/{service}", json={**data, "entity_id": entity_id})
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                headers={"Authorization": f"Bearer {self._token}"},
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+            )
+        return self._session
+
+    def _where(self) -> str:
+        return f"Home Assistant at {self.device.host}:{self.device.port}"
+
+    async def _request(self, method: str, path: str, json: dict[str, Any] | None = None) -> Any:
+        try:
+            async with self._http().request(method, self.base_url + path, json=json) as resp:
+                if resp.status == 401:
+                    raise TokenRejected()
+                if resp.status == 400:
+                    service = path.removeprefix("/api/services/").replace("/", ".")
+                    raise DeviceError(f"{self._where()} refused {service} with {json}; "
+                                      "check the values are valid for that entity")
+                if resp.status == 404:
+                    raise DeviceError(f"{self._where()} has no {path.rsplit('/', 1)[-1]}")
+                if resp.status != 200:
+                    raise DeviceError(f"{self._where()} answered with an error (HTTP {resp.status})")
+                return await resp.json()
+        except TimeoutError as exc:
+            raise DeviceError(f"I can't reach {self._where()} (timed out after {self._timeout:g} s)") from exc
+        except aiohttp.ClientError as exc:
+            raise DeviceError(f"I can't reach {self._where()} ({_reason(exc)})") from exc
+
+    # -- WebSocket -------------------------------------------------------------------------
+
+    async def follow(
+        self, on_change: OnChange, min_backoff: float = 0.5, max_backoff: float = 5.0
+    ) -> None:
+        """Report every change of a mirrored entity to `on_change` until cancelled.
+
+        Reconnects after a lost connection (backoff doubling from min_backoff to max_backoff)
+        and catches up on what changed meanwhile. A rejected token ends it with DeviceError:
+        retrying would only get this host banned by HA's failed-login protection.
+        """
+        delay = min_backoff
+        while True:
+            try:
+                await self._follow_once(on_change)
+                log.info("%s closed the event stream; reconnecting", self._where())
+                delay = min_backoff
+            except TokenRejected:
+                raise
+            except DeviceError as exc:
+                log.warning("%s; retrying in %g s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_backoff)
+
+    async def _follow_once(self, on_change: OnChange) -> None:
+        url = self.base_url + "/api/websocket"
+        try:
+            ws_timeout = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=self._timeout)
+            async with self._http().ws_connect(url, heartbeat=30, timeout=ws_timeout) as ws:
+                await self._authenticate(ws)
+                await ws.send_json({"id": 1, "type": "subscribe_events", "event_type": "state_changed"})
+                reply = await self._receive(ws)
+                if not reply.get("success"):
+                    raise DeviceError(f"{self._where()} refused the event subscription: {reply.get('error')}")
+                # Subscribed first, then read: nothing can slip between the two.
+                for state in await self._request("GET", "/api/states"):
+                    await self._observe(state["entity_id"], state, on_change)
+                async for msg in ws:
+                    if msg.type != aiohttp.WSMsgType.TEXT:
+                        break
+                    event = msg.json()
+                    if event.get("type") == "event" and event["event"].get("event_type") == "state_changed":
+                        data = event["event"]["data"]
+                        await self._observe(data["entity_id"], data.get("new_state"), on_change)
+        except TimeoutError as exc:
+            raise DeviceError(f"I lost {self._where()} (timed out after {self._timeout:g} s)") from exc
+        except aiohttp.ClientError as exc:
+            raise DeviceError(f"I can't reach {self._where()} ({_reason(exc)})") from exc
+
+    async def _authenticate(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        hello = await self._receive(ws)
+        if hello.get("type") != "auth_required":
+            raise DeviceError(f"{self._where()} does not speak the Home Assistant WebSocket API")
+        await ws.send_json({"type": "auth", "access_token": self._token})
+        answer = await self._receive(ws)
+        if answer.get("type") == "auth_invalid":
+            raise TokenRejected()
+        if answer.get("type") != "auth_ok":
+            raise DeviceError(f"{self._where()} answered the login with {answer.get('type')!r}")
+
+    async def _receive(self, ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
+        msg = await ws.receive(timeout=self._timeout)
+        if msg.type != aiohttp.WSMsgType.TEXT:
+            raise DeviceError(f"{self._where()} closed the event stream during setup")
+        return msg.json()
+
+    async def _observe(self, entity_id: str, state: dict[str, Any] | None, on_change: OnChange) -> None:
+        """Report `state` if it is news: different from, and not older than, what we last saw."""
+        if not self.mirrors(entity_id):
+            return
+        if state is None:  # removed from HA
+            self._known.pop(entity_id, None)
+            gone = Entity(entity_id=entity_id, name=entity_id, device_id=self.device.device_id,
+                          state="unavailable")
+            await _deliver(on_change, gone)
+            return
+        known = self._known.get(entity_id)
+        if known is not None:
+            if (known["state"], known["attributes"]) == (state["state"], state["attributes"]):
+                return
+            if _when(state) < _when(known):  # an event already covered by a catch-up read
+                return
+        self._known[entity_id] = state
+        await _deliver(on_change, to_entity(state, self.device.device_id))
+
+
+async def _deliver(on_change: OnChange, entity: Entity) -> None:
+    result = on_change(entity)
+    if inspect.isawaitable(result):
+        await result
+
+
+def _when(state: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(state["last_updated"])
+
+
+def _reason(exc: aiohttp.ClientError) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return "connection refused" if isinstance(exc.os_error, ConnectionRefusedError) else str(exc.os_error)
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "it dropped the connection"
+    return type(exc).__name__
+
+
+def make_driver(device: Device, token: str, include: list[str] | None = None) -> HomeAssistantDriver:
+    return HomeAssistantDriver(device, token, include=include)

@@ -1,0 +1,318 @@
+"""Philips Hue bridges over the v1 REST API: pairing, lights as entities, HA-style services.
+
+Every call goes to `http://<bridge>/api/<username>/...` with a total timeout. The bridge answers
+HTTP 200 even for failures, with a list of `{"error": {"type", "address", "description"}}`
+objects; those become DeviceError sentences.
+"""
+from __future__ import annotations
+
+import colorsys
+import json
+import re
+import socket
+import unicodedata
+from typing import Any
+
+import aiohttp
+
+from devices.model import Device, DeviceError, Entity
+
+LIGHT_SERVICES = {"turn_on", "turn_off", "toggle"}
+TURN_ON_KEYS = {"brightness_pct", "rgb_color", "color_name", "color_temp_kelvin", "transition"}
+DEFAULT_CT_RANGE = (153, 500)  # mireds, when a light does not report its own
+
+# Common colour names. CSS values where CSS has the name; only the hue matters, because xy
+# carries no brightness.
+COLOR_NAMES_RGB: dict[str, tuple[int, int, int]] = {
+    "red": (255, 0, 0), "crimson": (220, 20, 60), "coral": (255, 127, 80),
+    "salmon": (250, 128, 114), "orange": (255, 165, 0), "amber": (255, 191, 0),
+    "gold": (255, 215, 0), "yellow": (255, 255, 0), "lime": (0, 255, 0),
+    "green": (0, 128, 0), "teal": (0, 128, 128), "turquoise": (64, 224, 208),
+    "cyan": (0, 255, 255), "aqua": (0, 255, 255), "skyblue": (135, 206, 235),
+    "lightblue": (173, 216, 230), "blue": (0, 0, 255), "navy": (0, 0, 128),
+    "indigo": (75, 0, 130), "purple": (128, 0, 128), "violet": (238, 130, 238),
+    "lavender": (230, 230, 250), "magenta": (255, 0, 255), "fuchsia": (255, 0, 255),
+    "pink": (255, 192, 203), "hotpink": (255, 105, 180), "white": (255, 255, 255),
+}
+# Whites people name by feel; these go to the bulb's white channel as a colour temperature.
+COLOR_NAMES_KELVIN: dict[str, int] = {
+    "candlelight": 2000, "candle": 2000, "warmwhite": 2700, "softwhite": 2700,
+    "neutralwhite": 4000, "coolwhite": 4000, "daylight": 6500, "coldwhite": 6500,
+}
+
+
+class LinkButtonNotPressed(DeviceError):
+    """Pairing needs the round button on the bridge pressed first."""
+
+
+class NotPaired(DeviceError):
+    """Claw has no username the bridge accepts."""
+
+
+# --- conversions -----------------------------------------------------------------------------
+
+def slug(name: str) -> str:
+    """"Küche Decke" -> "kuche_decke", the object part of an entity id."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_")
+
+
+def rgb_to_xy(rgb: tuple[int, int, int] | list[int]) -> tuple[float, float]:
+    """sRGB -> CIE xy the way Philips documents it (gamma, then the Wide RGB D65 matrix)."""
+    def linear(c: float) -> float:
+        return ((c + 0.055) / 1.055) ** 2.4 if c > 0.04045 else c / 12.92
+
+    r, g, b = (linear(max(0, min(255, c)) / 255) for c in rgb)
+    x_ = r * 0.664511 + g * 0.154324 + b * 0.162028
+    y_ = r * 0.283881 + g * 0.668433 + b * 0.047685
+    z_ = r * 0.000088 + g * 0.072310 + b * 0.986039
+    total = x_ + y_ + z_
+    if total == 0:
+        raise DeviceError("Black isn't a colour a light can show; turn it off instead.")
+    return round(x_ / total, 4), round(y_ / total, 4)
+
+
+def xy_to_rgb(x: float, y: float) -> tuple[int, int, int]:
+    """CIE xy -> sRGB at full brightness (the inverse of rgb_to_xy, scaled so max is 255)."""
+    y = y or 1e-9
+    big_y = 1.0
+    big_x = big_y / y * x
+    big_z = big_y / y * (1 - x - y)
+    r = big_x * 1.656492 - big_y * 0.354851 - big_z * 0.255038
+    g = -big_x * 0.707196 + big_y * 1.655397 + big_z * 0.036152
+    b = big_x * 0.051713 - big_y * 0.121364 + big_z * 1.011530
+
+    def gamma(c: float) -> float:
+        return 12.92 * c if c <= 0.0031308 else 1.055 * c ** (1 / 2.4) - 0.055
+
+    rgb = [max(0.0, gamma(c)) for c in (r, g, b)]
+    top = max(rgb) or 1.0
+    return tuple(round(c / top * 255) for c in rgb)  # type: ignore[return-value]
+
+
+def kelvin_to_mired(kelvin: float, ct_range: tuple[int, int] = DEFAULT_CT_RANGE) -> int:
+    return max(ct_range[0], min(ct_range[1], round(1_000_000 / kelvin)))
+
+
+def mired_to_kelvin(mired: float) -> int:
+    return round(1_000_000 / mired)
+
+
+def color_name_target(name: str) -> tuple[str, Any]:
+    """A colour name -> ("rgb", (r, g, b)) or ("kelvin", K); DeviceError if unknown."""
+    key = re.sub(r"[\s_-]+", "", name.lower()).replace("grey", "gray")
+    if key in COLOR_NAMES_KELVIN:
+        return "kelvin", COLOR_NAMES_KELVIN[key]
+    if key in COLOR_NAMES_RGB:
+        return "rgb", COLOR_NAMES_RGB[key]
+    raise DeviceError(f"I don't know the colour {name!r}; try red, blue, green, orange, purple, "
+                      "pink, warm white or daylight, or give an RGB value.")
+
+
+def _ha_brightness(bri: int) -> int:
+    """Hue's 1-254 -> Home Assistant's 0-255."""
+    return min(255, round(bri * 255 / 254))
+
+
+def _hue_bri_from_pct(pct: float) -> int:
+    return max(1, min(254, round(pct * 254 / 100)))
+
+
+# --- the driver ------------------------------------------------------------------------------
+
+class HueDriver:
+    """One Hue bridge; each of its lights is a `light.*` entity."""
+
+    def __init__(self, device: Device, username: str | None, timeout: float = 3.0) -> None:
+        self.device = device
+        self.username = username
+        self.timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+        self._light_ids: dict[str, str] = {}  # entity_id -> bridge light id
+        self._bridge = f"Hue bridge {device.name!r} at {device.host}:{device.port}"
+
+    async def pair(self, app_name: str = "claw") -> str:
+        """Ask the bridge for a username; works within 30 s of a press of its link button."""
+        # devicetype is "<application>#<device>", at most 20 and 19 characters.
+        devicetype = f"{app_name[:20]}#{socket.gethostname()[:19]}"
+        answer = await self._request("POST", "/api", {"devicetype": devicetype})
+        first = answer[0]
+        if "error" in first and first["error"]["type"] == 101:
+            raise LinkButtonNotPressed(
+                f"To connect the {self._bridge}, press the round button on top of the bridge, "
+                "then say \"done\" within 30 seconds and I'll try again.")
+        if "error" in first:
+            raise DeviceError(f"The {self._bridge} refused to pair: {first['error']['description']}.")
+        username: str = first["success"]["username"]
+        self.username = username
+        return username
+
+    async def refresh(self) -> list[Entity]:
+        full = await self._request("GET", self._user_path(""))
+        self._raise_errors(full, "read its lights")
+        rooms = {light_id: group["name"] for group in full["groups"].values()
+                 if group.get("type") == "Room" for light_id in group["lights"]}
+        entities: list[Entity] = []
+        light_ids: dict[str, str] = {}
+        for light_id, light in sorted(full["lights"].items(), key=lambda kv: int(kv[0])):
+            base = f"light.{slug(light['name']) or 'hue_' + light_id}"
+            entity_id, n = base, 2
+            while entity_id in light_ids:  # two lights with one name: kitchen, kitchen_2
+                entity_id, n = f"{base}_{n}", n + 1
+            light_ids[entity_id] = light_id
+            entities.append(self._entity(entity_id, light, rooms.get(light_id)))
+        self._light_ids = light_ids
+        return entities
+
+    async def call(self, entity_id: str, service: str, data: dict[str, Any]) -> None:
+        if entity_id not in self._light_ids:
+            await self.refresh()
+        if entity_id not in self._light_ids:
+            raise DeviceError(f"The {self._bridge} has no light called {entity_id}.")
+        light_id = self._light_ids[entity_id]
+        light = await self._request("GET", self._user_path(f"/lights/{light_id}"))
+        self._raise_errors(light, f"read {entity_id}")
+        name, state = light["name"], light["state"]
+        if service not in LIGHT_SERVICES:
+            raise DeviceError(f"{name} is a light; it can't {service.replace('_', ' ')}.")
+        if not state["reachable"]:
+            raise DeviceError(f"{name} is not answering the Hue bridge; it may be switched off "
+                              "at the wall.")
+        if service == "turn_on":
+            body = self._turn_on_body(light, data)
+        elif service == "turn_off":
+            body = {"on": False}
+        else:
+            body = {"on": not state["on"]}
+        if "transition" in data and service != "toggle":
+            body["transitiontime"] = max(0, round(float(data["transition"]) * 10))
+        answer = await self._request("PUT", self._user_path(f"/lights/{light_id}/state"), body)
+        self._raise_errors(answer, f"change {name}")
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _entity(self, entity_id: str, light: dict[str, Any], area: str | None) -> Entity:
+        state = light["state"]
+        modes = self._color_modes(state)
+        attributes: dict[str, Any] = {"supported_color_modes": modes, "color_mode": None,
+                                      "brightness": None, "rgb_color": None,
+                                      "color_temp_kelvin": None}
+        if "color_temp" in modes:
+            low, high = self._ct_range(light)
+            attributes["min_color_temp_kelvin"] = mired_to_kelvin(high)
+            attributes["max_color_temp_kelvin"] = mired_to_kelvin(low)
+        if state["on"]:
+            if "bri" in state:
+                attributes["brightness"] = _ha_brightness(state["bri"])
+            mode = state.get("colormode")
+            if mode == "ct" and "color_temp" in modes:
+                attributes.update(color_mode="color_temp",
+                                  color_temp_kelvin=mired_to_kelvin(state["ct"]))
+            elif mode == "xy":
+                attributes.update(color_mode="xy", rgb_color=list(xy_to_rgb(*state["xy"])))
+            elif mode == "hs":
+                rgb = colorsys.hsv_to_rgb(state["hue"] / 65535, state["sat"] / 254, 1.0)
+                attributes.update(color_mode="hs", rgb_color=[round(c * 255) for c in rgb])
+            else:
+                attributes["color_mode"] = modes[0]
+        if not state["reachable"]:
+            status = "unavailable"
+        else:
+            status = "on" if state["on"] else "off"
+        return Entity(entity_id=entity_id, name=light["name"], device_id=self.device.device_id,
+                      area=area, state=status, attributes=attributes, services=set(LIGHT_SERVICES))
+
+    @staticmethod
+    def _color_modes(state: dict[str, Any]) -> list[str]:
+        """Home Assistant's supported_color_modes, read from which state keys the light has."""
+        modes = [m for m, key in (("color_temp", "ct"), ("xy", "xy")) if key in state]
+        if modes:
+            return modes
+        return ["brightness"] if "bri" in state else ["onoff"]
+
+    @staticmethod
+    def _ct_range(light: dict[str, Any]) -> tuple[int, int]:
+        ct = light.get("capabilities", {}).get("control", {}).get("ct")
+        return (ct["min"], ct["max"]) if ct else DEFAULT_CT_RANGE
+
+    def _turn_on_body(self, light: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(data) - TURN_ON_KEYS
+        if unknown:
+            raise DeviceError(f"Hue lights don't take {', '.join(sorted(unknown))} when turning on.")
+        name, modes = light["name"], self._color_modes(light["state"])
+        # A bridge refuses colour and brightness for a light that is off, so "on" always goes too.
+        body: dict[str, Any] = {"on": True}
+        if "brightness_pct" in data:
+            pct = float(data["brightness_pct"])
+            if pct <= 0:  # Home Assistant's rule: turning on to 0 % means off
+                return {"on": False}
+            if "bri" not in light["state"]:
+                raise DeviceError(f"{name} can't dim; it only turns on and off.")
+            body["bri"] = _hue_bri_from_pct(pct)
+        rgb, kelvin = data.get("rgb_color"), data.get("color_temp_kelvin")
+        if "color_name" in data:
+            kind, value = color_name_target(str(data["color_name"]))
+            if kind == "rgb":
+                rgb = value
+            else:
+                kelvin = value
+        if rgb is not None:
+            if "xy" not in modes:
+                raise DeviceError(f"{name} can't change colour.")
+            body["xy"] = list(rgb_to_xy(rgb))
+        elif kelvin is not None:
+            if "color_temp" not in modes:
+                raise DeviceError(f"{name} can't change its white tone.")
+            body["ct"] = kelvin_to_mired(float(kelvin), self._ct_range(light))
+        return body
+
+    def _user_path(self, rest: str) -> str:
+        if not self.username:
+            raise NotPaired(f"Claw isn't paired with the {self._bridge} yet; ask me to pair with it "
+                            "and press the round button on the bridge.")
+        return f"/api/{self.username}{rest}"
+
+    def _raise_errors(self, answer: Any, doing: str) -> None:
+        if not isinstance(answer, list):
+            return
+        errors = [item["error"] for item in answer if "error" in item]
+        if any(e["type"] == 1 for e in errors):
+            raise NotPaired(f"The {self._bridge} no longer accepts Claw's username; ask me to pair "
+                            "again and press the round button on the bridge.")
+        if errors:
+            reasons = "; ".join(e["description"] for e in errors)
+            raise DeviceError(f"The {self._bridge} couldn't {doing}: {reasons}.")
+
+    async def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+        url = f"http://{self.device.host}:{self.device.port}{path}"
+        try:
+            async with self._session.request(method, url, json=body) as response:
+                if response.status != 200:
+                    raise DeviceError(f"The {self._bridge} answered HTTP {response.status}; it may be "
+                                      "restarting, try again in a minute.")
+                text = await response.text()
+        except TimeoutError:
+            raise DeviceError(f"I can't reach the {self._bridge} "
+                              f"(timed out after {self.timeout:g} s).") from None
+        except aiohttp.ClientConnectorError as exc:
+            raise DeviceError(f"I can't reach the {self._bridge} ({exc.os_error.strerror}).") from exc
+        except aiohttp.ServerDisconnectedError as exc:
+            raise DeviceError(f"I can't reach the {self._bridge} (it hung up without answering).") from exc
+        except aiohttp.ClientError as exc:
+            raise DeviceError(f"I can't reach the {self._bridge} ({exc}).") from exc
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DeviceError(f"The {self._bridge} answered with something that isn't Hue data; is "
+                              "it really a Hue bridge?") from exc
+
+
+def make_driver(device: Device, username: str | None) -> HueDriver:
+    return HueDriver(device, username)

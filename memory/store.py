@@ -1,0 +1,206 @@
+"""The SQLite store: chats and messages, facts (FTS5), events, devices, soul versions, settings.
+
+One file, WAL mode. All writes go through one `Store` object on the service's event loop
+thread, which keeps SQLite's single-writer rule without extra locking.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+RECENT_WINDOW = 12  # messages of one chat put back into each turn's context
+FACTS_PER_TURN = 6
+
+_WORD = re.compile(r"[\w']+", re.UNICODE)
+# Words that carry no meaning for recall; without this every fact about "the" would match.
+_STOPWORDS = set(
+    "a an the and or but is are was were be been to of in on at for with from by it its this that "
+    "these those i me my we our you your he she they them what which who whom how when where why "
+    "do does did can could should would will shall may might must please turn set switch make "
+    "tell show give any some all no not".split()
+)
+
+
+@dataclass
+class Fact:
+    id: int
+    text: str
+    created: float
+
+
+class Store:
+    def __init__(self, path: Path | str):
+        self.path = str(path)
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self.db = sqlite_utils.Database(conn)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA busy_timeout=5000")
+        self._create()
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    def _create(self) -> None:
+        db = self.db
+        if "messages" not in db.table_names():
+            db["messages"].create(
+                {"id": int, "chat_id": str, "role": str, "text": str, "created": float},
+                pk="id",
+            )
+            db["messages"].create_index(["chat_id", "id"])
+        if "chats" not in db.table_names():
+            db["chats"].create(
+                {"id": str, "channel": str, "title": str, "private": int, "created": float},
+                pk="id",
+            )
+        if "facts" not in db.table_names():
+            db["facts"].create(
+                {"id": int, "text": str, "chat_id": str, "created": float}, pk="id"
+            )
+            db["facts"].enable_fts(["text"], fts_version="FTS5", create_triggers=True)
+        if "events" not in db.table_names():
+            db["events"].create(
+                {"id": int, "kind": str, "subject": str, "data": str, "created": float}, pk="id"
+            )
+        if "devices" not in db.table_names():
+            db["devices"].create(
+                {
+                    "device_id": str, "family": str, "name": str, "host": str, "port": int,
+                    "model": str, "available": int, "last_seen": float,
+                },
+                pk="device_id",
+            )
+        if "entity_settings" not in db.table_names():
+            # The owner's choices about an entity: they survive rediscovery and restarts.
+            db["entity_settings"].create(
+                {"entity_id": str, "name": str, "area": str, "aliases": str, "tier": str},
+                pk="entity_id",
+            )
+        if "soul_versions" not in db.table_names():
+            db["soul_versions"].create(
+                {"id": int, "text": str, "source": str, "created": float}, pk="id"
+            )
+        if "settings" not in db.table_names():
+            db["settings"].create({"key": str, "value": str}, pk="key")
+
+    # -- chats and messages -------------------------------------------------------------
+    def ensure_chat(self, chat_id: str, channel: str = "api", title: str = "") -> None:
+        self.db["chats"].insert(
+            {"id": chat_id, "channel": channel, "title": title, "private": 0,
+             "created": time.time()},
+            ignore=True,
+        )
+
+    def add_message(self, chat_id: str, role: str, text: str) -> int:
+        return self.db["messages"].insert(
+            {"chat_id": chat_id, "role": role, "text": text, "created": time.time()}
+        ).last_pk
+
+    def recent_messages(self, chat_id: str, limit: int = RECENT_WINDOW) -> list[dict[str, Any]]:
+        rows = self.db.query(
+            "select role, text from messages where chat_id = ? order by id desc limit ?",
+            [chat_id, limit],
+        )
+        return list(reversed(list(rows)))
+
+    # -- facts ----------------------------------------------------------------------------
+    def remember(self, text: str, chat_id: str = "") -> Fact:
+        text = text.strip()
+        if not text:
+            raise ValueError("there is nothing to remember in an empty text")
+        now = time.time()
+        pk = self.db["facts"].insert({"text": text, "chat_id": chat_id, "created": now}).last_pk
+        return Fact(pk, text, now)
+
+    def recall(self, query: str, limit: int = FACTS_PER_TURN) -> list[Fact]:
+        """Facts that share meaningful words with `query`, best match first."""
+        words = [w for w in _WORD.findall(query.lower()) if w not in _STOPWORDS and len(w) > 1]
+        if not words:
+            return []
+        match = " OR ".join('"' + w.replace('"', '""') + '"*' for w in dict.fromkeys(words))
+        rows = self.db.query(
+            "select facts.id, facts.text, facts.created from facts_fts "
+            "join facts on facts.id = facts_fts.rowid "
+            "where facts_fts match ? order by bm25(facts_fts) limit ?",
+            [match, limit],
+        )
+        return [Fact(r["id"], r["text"], r["created"]) for r in rows]
+
+    def all_facts(self) -> list[Fact]:
+        rows = self.db.query("select id, text, created from facts order by id")
+        return [Fact(r["id"], r["text"], r["created"]) for r in rows]
+
+    def forget(self, fact_id: int) -> Fact | None:
+        rows = list(self.db.query("select id, text, created from facts where id = ?", [fact_id]))
+        if not rows:
+            return None
+        self.db["facts"].delete(fact_id)
+        r = rows[0]
+        return Fact(r["id"], r["text"], r["created"])
+
+    # -- events ----------------------------------------------------------------------------
+    def add_event(self, kind: str, subject: str, data: dict[str, Any] | None = None) -> None:
+        self.db["events"].insert(
+            {"kind": kind, "subject": subject, "data": json.dumps(data or {}),
+             "created": time.time()}
+        )
+
+    def events(self, kind: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        where, params = ("where kind = ?", [kind]) if kind else ("", [])
+        rows = self.db.query(
+            f"select * from events {where} order by id desc limit ?", [*params, limit]
+        )
+        return [dict(r, data=json.loads(r["data"])) for r in rows]
+
+    # -- devices and the owner's entity settings ---------------------------------------
+    def upsert_device(self, row: dict[str, Any]) -> None:
+        self.db["devices"].upsert(row, pk="device_id")
+
+    def devices(self) -> list[dict[str, Any]]:
+        return list(self.db["devices"].rows)
+
+    def entity_settings(self) -> dict[str, dict[str, Any]]:
+        out = {}
+        for row in self.db["entity_settings"].rows:
+            row["aliases"] = json.loads(row["aliases"] or "[]")
+            out[row["entity_id"]] = row
+        return out
+
+    def save_entity_settings(
+        self, entity_id: str, *, name: str | None = None, area: str | None = None,
+        aliases: list[str] | None = None, tier: str | None = None,
+    ) -> None:
+        current = self.entity_settings().get(entity_id, {})
+        row = {
+            "entity_id": entity_id,
+            "name": name if name is not None else current.get("name"),
+            "area": area if area is not None else current.get("area"),
+            "aliases": json.dumps(aliases if aliases is not None else current.get("aliases", [])),
+            "tier": tier if tier is not None else current.get("tier"),
+        }
+        self.db["entity_settings"].upsert(row, pk="entity_id")
+
+    # -- soul versions ---------------------------------------------------------------------
+    def add_soul_version(self, text: str, source: str) -> int:
+        return self.db["soul_versions"].insert(
+            {"text": text, "source": source, "created": time.time()}
+        ).last_pk
+
+    def soul_versions(self) -> list[dict[str, Any]]:
+        return list(self.db.query("select * from soul_versions order by id"))
+
+    # -- small settings ----------------------------------------------------------------------
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        rows = list(self.db.query("select value from settings where key = ?", [key]))
+        return rows[0]["value"] if rows else default
+
+    def set_setting(self, key: str, value: str) -> None:
+        self.db["settings"].upsert({"key": key, "value": value}, pk="key")
