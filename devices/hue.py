@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import colorsys
 import json
+import os
 import re
 import socket
 import unicodedata
@@ -142,7 +143,8 @@ class HueDriver:
                 f"To connect the {self._bridge}, press the round button on top of the bridge, "
                 "then say \"done\" within 30 seconds and I'll try again.")
         if "error" in first:
-            raise DeviceError(f"The {self._bridge} refused to pair: {first['error']['description']}.")
+            reason = first["error"]["description"]
+            raise DeviceError(f"The {self._bridge} refused to pair: {reason}.")
         username: str = first["success"]["username"]
         self.username = username
         return username
@@ -243,7 +245,8 @@ class HueDriver:
     def _turn_on_body(self, light: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         unknown = set(data) - TURN_ON_KEYS
         if unknown:
-            raise DeviceError(f"Hue lights don't take {', '.join(sorted(unknown))} when turning on.")
+            names = ", ".join(sorted(unknown))
+            raise DeviceError(f"Hue lights don't take {names} when turning on.")
         name, modes = light["name"], self._color_modes(light["state"])
         # A bridge refuses colour and brightness for a light that is off, so "on" always goes too.
         body: dict[str, Any] = {"on": True}
@@ -273,8 +276,8 @@ class HueDriver:
 
     def _user_path(self, rest: str) -> str:
         if not self.username:
-            raise NotPaired(f"Claw isn't paired with the {self._bridge} yet; ask me to pair with it "
-                            "and press the round button on the bridge.")
+            raise NotPaired(f"Claw isn't paired with the {self._bridge} yet; ask me to pair "
+                            "with it and press the round button on the bridge.")
         return f"/api/{self.username}{rest}"
 
     def _raise_errors(self, answer: Any, doing: str) -> None:
@@ -295,16 +298,20 @@ class HueDriver:
         try:
             async with self._session.request(method, url, json=body) as response:
                 if response.status != 200:
-                    raise DeviceError(f"The {self._bridge} answered HTTP {response.status}; it may be "
-                                      "restarting, try again in a minute.")
+                    raise DeviceError(f"The {self._bridge} answered HTTP {response.status}; "
+                                      "it may be restarting, try again in a minute.")
                 text = await response.text()
         except TimeoutError:
             raise DeviceError(f"I can't reach the {self._bridge} "
                               f"(timed out after {self.timeout:g} s).") from None
         except aiohttp.ClientConnectorError as exc:
-            raise DeviceError(f"I can't reach the {self._bridge} ({exc.os_error.strerror}).") from exc
+            # asyncio's strerror is "Connect call failed (...)"; the errno says what happened.
+            errno = exc.os_error.errno
+            reason = os.strerror(errno).lower() if errno else str(exc.os_error)
+            raise DeviceError(f"I can't reach the {self._bridge} ({reason}).") from exc
         except aiohttp.ServerDisconnectedError as exc:
-            raise DeviceError(f"I can't reach the {self._bridge} (it hung up without answering).") from exc
+            raise DeviceError(f"I can't reach the {self._bridge} "
+                              "(it hung up without answering).") from exc
         except aiohttp.ClientError as exc:
             raise DeviceError(f"I can't reach the {self._bridge} ({exc}).") from exc
         try:

@@ -111,7 +111,7 @@ class LocalModel:
         names = names + [REPLY]
         context = self._prompt.tokens(system, messages, TOOL_PREFIX)
         if not self.config.small_profile:
-            text, _, _ = self._generate(context, choice_grammar(names), max_tokens=64, stop=[])
+            text, _ = self._generate(context, choice_grammar(names), max_tokens=64, stop=[])
             return text.removesuffix('"')
         prior = self._prior(system, names)
         scores = self._feeder.score(context, self._name_sequences(system, messages, names))
@@ -133,35 +133,34 @@ class LocalModel:
     def _call(self, system: str, messages: list[dict], tool: dict) -> LocalReply:
         name, schema = tool["name"], tool.get("input_schema", {"type": "object"})
         prompt = self._prompt.tokens(system, messages, f'{TOOL_PREFIX}{name}", "args": ')
-        text, finished, completion = self._generate(prompt, args_grammar(schema), self.limits.args_tokens, stop=[])
+        text, finished = self._generate(prompt, args_grammar(schema), self.limits.args_tokens, stop=[])
         if not finished:
             return self._result(
                 f"I couldn't finish the arguments for {name} within {self.limits.args_tokens} tokens.",
-                [], prompt, completion,
+                [], prompt,
             )
         args, notes = clamp_numbers(schema, json.loads(text), "")
         note = "; ".join(notes)
-        return self._result(note[:1].upper() + note[1:] + ("." if note else ""), [ToolCall(name, args)], prompt, completion)
+        return self._result(note[:1].upper() + note[1:] + ("." if note else ""), [ToolCall(name, args)], prompt)
 
     def _reply(self, system: str, messages: list[dict]) -> LocalReply:
         prompt = self._prompt.tokens(system, messages)
-        text, _, completion = self._generate(prompt, REPLY_GRAMMAR, self.limits.reply_tokens, self._prompt.stop)
-        return self._result(text.strip(), [], prompt, completion)
+        text, _ = self._generate(prompt, REPLY_GRAMMAR, self.limits.reply_tokens, self._prompt.stop)
+        return self._result(text.strip(), [], prompt)
 
-    def _generate(self, prompt: list[int], grammar: LlamaGrammar, max_tokens: int, stop: list[str]) -> tuple[str, bool, int]:
-        """Greedy completion of `prompt`: (text, finished before max_tokens, tokens generated)."""
+    def _generate(self, prompt: list[int], grammar: LlamaGrammar, max_tokens: int, stop: list[str]) -> tuple[str, bool]:
+        """Greedy completion of `prompt`: (text, whether it finished before max_tokens)."""
         self._feeder.feed(prompt)  # create_completion then samples at once from the cached prompt
         started = time.perf_counter()
         out = self.llm.create_completion(
             prompt=prompt, grammar=grammar, max_tokens=max_tokens, temperature=0.0, stop=stop
         )
         self.last_timing.generation_seconds += time.perf_counter() - started
-        completion = out["usage"]["completion_tokens"]
-        self.last_timing.completion_tokens += completion
+        self.last_timing.completion_tokens += out["usage"]["completion_tokens"]
         choice = out["choices"][0]
-        return choice["text"], choice["finish_reason"] == "stop", completion
+        return choice["text"], choice["finish_reason"] == "stop"
 
-    def _result(self, text: str, calls: list[ToolCall], prompt: list[int], completion: int) -> LocalReply:
+    def _result(self, text: str, calls: list[ToolCall], prompt: list[int]) -> LocalReply:
         self.last_timing.evaluated_tokens = self._feeder.evaluated
         self.last_timing.prompt_seconds = self._feeder.seconds
         return LocalReply(

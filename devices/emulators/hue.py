@@ -18,7 +18,7 @@ from aiohttp import web
 
 LINK_BUTTON_WINDOW_S = 30.0  # a real bridge accepts new users for 30 s after a press
 CT_RANGE = (153, 500)  # mireds, the range Hue's ambiance bulbs report
-FAIL_MODES = (None, "offline", "slow", "error")
+GROUP_ACTION_KEYS = {"on", "bri", "hue", "sat", "xy", "ct", "alert", "effect", "transitiontime"}
 
 
 @dataclass
@@ -180,8 +180,8 @@ class HueBridgeEmulator:
             except asyncio.TimeoutError:
                 pass
         if self.fail == "error":
-            return web.Response(status=500, text="<html><body>500 Internal Server Error</body></html>",
-                                content_type="text/html")
+            return web.Response(status=500, content_type="text/html",
+                                text="<html><body>500 Internal Server Error</body></html>")
         return await handler(request)
 
     async def _description(self, request: web.Request) -> web.Response:
@@ -220,7 +220,8 @@ class HueBridgeEmulator:
         if not parts:
             if request.method == "POST":
                 return web.json_response(self._create_user(body))
-            return web.json_response([_error(4, "/", f"method, {request.method}, not available for resource, /")])
+            return web.json_response(
+                [_error(4, "/", f"method, {request.method}, not available for resource, /")])
         user, rest = parts[0], parts[1:]
         # /api/config and /api/<anyone>/config give the short config without pairing.
         if parts == ["config"] or (rest == ["config"] and user not in self.users):
@@ -251,7 +252,8 @@ class HueBridgeEmulator:
                 return self._group_json(self.groups[rest[1]])
         if method == "PUT" and len(rest) == 3 and rest[0] == "lights" and rest[2] == "state":
             if rest[1] not in self.lights:
-                return [_error(3, f"/lights/{rest[1]}", f"resource, /lights/{rest[1]}, not available")]
+                missing = f"/lights/{rest[1]}"
+                return [_error(3, missing, f"resource, {missing}, not available")]
             return self._set_state(self.lights[rest[1]], address, body)
         if method == "PUT" and len(rest) == 3 and rest[0] == "groups" and rest[2] == "action":
             return self._group_action(rest[1], address, body)
@@ -294,8 +296,9 @@ class HueBridgeEmulator:
         for key in list(accepted):
             if not will_be_on and key not in ("on", "transitiontime"):
                 del accepted[key]
-                results.append(_error(201, f"{address}/{key}",
-                                      f"parameter, {key}, is not modifiable. Device is set to off."))
+                results.append(_error(
+                    201, f"{address}/{key}",
+                    f"parameter, {key}, is not modifiable. Device is set to off."))
         self._apply(light, accepted)
         for key, value in accepted.items():
             results.append({"success": {f"{address}/{key}": value}})
@@ -321,12 +324,13 @@ class HueBridgeEmulator:
         elif group_id in self.groups:
             members = self.groups[group_id].lights
         else:
-            return [_error(3, f"/groups/{group_id}", f"resource, /groups/{group_id}, not available")]
+            missing = f"/groups/{group_id}"
+            return [_error(3, missing, f"resource, {missing}, not available")]
         if not isinstance(body, dict):
             return [_error(2, address, "body contains invalid json")]
         results: list[dict[str, Any]] = []
         for key, value in body.items():
-            if key not in {"on", "bri", "hue", "sat", "xy", "ct", "alert", "effect", "transitiontime"}:
+            if key not in GROUP_ACTION_KEYS:
                 results.append(_error(6, f"{address}/{key}", f"parameter, {key}, not available"))
                 continue
             if not _check_value(key, value):

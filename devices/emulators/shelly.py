@@ -104,9 +104,9 @@ class ShellyEmulator:
         app.router.add_get("/rpc", self._websocket)
         app.router.add_post("/rpc", self._rpc_frame)
         app.router.add_route("*", "/rpc/{method}", self._rpc_path)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, shutdown_timeout=1.0)
+        site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self._reported = self._component_status()
