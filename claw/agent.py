@@ -73,6 +73,7 @@ class Agent:
         self.max_iterations = max_iterations
         self.fastpath = fastpath
         self._lanes: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.owner_notices: list[str] = []  # told with the owner's next reply
 
     async def handle(self, text: str, caller: Caller, private: bool = False) -> TurnResult:
         """Answer one message; messages of one chat are answered in the order they came."""
@@ -81,7 +82,8 @@ class Agent:
             self.store.add_message(caller.chat_id, "user", text)
             result = await self._turn(text, caller, private)
             if caller.role == "owner":
-                notices = self.soul.take_notices()
+                notices = self.soul.take_notices() + self.owner_notices
+                self.owner_notices = []
                 if notices:
                     result.reply = "\n\n".join([result.reply, *notices])
             self.store.add_message(caller.chat_id, "assistant", result.reply)

@@ -18,17 +18,23 @@ from claw.config import Config, ConfigError
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="claw", description="Claw, the home agent.")
     parser.add_argument("--version", action="version", version=f"claw {claw.__version__}")
-    parser.add_argument("--home", type=Path, help="data directory (default: $CLAW_HOME or ~/.claw)")
+    parser.add_argument("--data-dir", type=Path, help="data directory (default: $CLAW_HOME or ~/.claw)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the service")
     chat = sub.add_parser("chat", help="talk to the running service from this terminal")
     chat.add_argument("--chat-id", default="terminal")
     sub.add_parser("doctor", help="check the configuration and what is reachable")
+    demo = sub.add_parser("demo", help="start an emulated house and chat with Claw about it")
+    demo.add_argument("--home", type=Path, help="a home file (YAML) instead of the built-in demo house")
+    demo.add_argument("--serve", action="store_true", help="serve the API only, no terminal chat")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        config = config_mod.load(args.home)
+        data_dir = args.data_dir or config_mod.default_home()
+        if args.command == "demo":  # keep the demo's devices and memory apart from the real house
+            data_dir = data_dir / "demo"
+        config = config_mod.load(data_dir)
     except ConfigError as e:
         print(f"claw: {e}", file=sys.stderr)
         return 2
@@ -36,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         return run(config)
     if args.command == "chat":
         return chat_loop(config, args.chat_id)
+    if args.command == "demo":
+        from claw.demo import run_demo
+
+        return run_demo(config, args.home, chat=not args.serve)
     return doctor(config)
 
 

@@ -48,6 +48,11 @@ class TelegramConfig:
 
 
 @dataclass
+class HomeAssistantConfig:
+    token: str = ""  # long-lived access token; can also be given by chat
+
+
+@dataclass
 class DiscoveryConfig:
     enabled: bool = True
     interfaces: list[str] = field(default_factory=lambda: ["all"])
@@ -68,6 +73,7 @@ class Config:
     local: LocalModelConfig = field(default_factory=LocalModelConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
+    home_assistant: HomeAssistantConfig = field(default_factory=HomeAssistantConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
 
     @property
@@ -89,6 +95,7 @@ SECTIONS = {
     "local": LocalModelConfig,
     "telegram": TelegramConfig,
     "discovery": DiscoveryConfig,
+    "home_assistant": HomeAssistantConfig,
     "agent": AgentConfig,
 }
 
@@ -102,6 +109,8 @@ ENV = {
     "CLAW_HTTP_PORT": ("http", "port"),
     "CLAW_HTTP_TOKEN": ("http", "token"),
     "CLAW_LOCAL_MODEL": ("local", "model_path"),
+    "CLAW_DISCOVERY_INTERFACES": ("discovery", "interfaces"),
+    "HOME_ASSISTANT_TOKEN": ("home_assistant", "token"),
 }
 
 

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import logging
 
-from claw import home_tools, memory_tools
+from claw import home_tools, house_tools, memory_tools
 from claw.agent import Agent
 from claw.claude import ClaudeBackend
 from claw.config import Config
 from claw.executor import Executor
+from claw.house import House
 from claw.router import Router
 from claw.soul import Soul
 from claw.tools import ToolRegistry
@@ -34,11 +35,25 @@ class Claw:
             self.store, self.soul, self.home, self.registry, self.executor, self.router,
             max_iterations=config.agent.max_tool_iterations,
         )
+        self.house = House(self.home, self.store, self.notify, config.discovery.interfaces,
+                           ssdp_interval=config.discovery.ssdp_interval,
+                           ha_token=config.home_assistant.token)
+        house_tools.register(self.registry, self.house)
+
+    async def notify(self, text: str) -> None:
+        """Tell the owner something unprompted (devices found, a problem to fix)."""
+        log.info("notice for the owner: %s", text)
+        self.store.add_event("notice", "owner", {"text": text})
+        self.agent.owner_notices.append(text)
 
     async def start(self) -> None:
+        if self.config.discovery.enabled:
+            await self.house.start()
         log.info("Claw is up; data in %s", self.config.home)
 
     async def stop(self) -> None:
+        if self.config.discovery.enabled:
+            await self.house.stop()
         for driver in list(self.home.drivers.values()):
             await driver.close()
         self.store.close()

@@ -186,7 +186,7 @@ class HueDriver:
             body = {"on": False}
         else:
             body = {"on": not state["on"]}
-        if "transition" in data and service != "toggle":
+        if "transition" in data:
             body["transitiontime"] = max(0, round(float(data["transition"]) * 10))
         answer = await self._request("PUT", self._user_path(f"/lights/{light_id}/state"), body)
         self._raise_errors(answer, f"change {name}")

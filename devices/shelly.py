@@ -77,7 +77,7 @@ class ShellyDriver:
         params: dict[str, Any] = {"id": int(channel)}
         if service == "set_cover_position":
             position = data.get("position")
-            if not isinstance(position, (int, float)) or not 0 <= position <= 100:
+            if isinstance(position, bool) or not isinstance(position, (int, float)) or not 0 <= position <= 100:
                 raise DeviceError(f"A cover position is a number from 0 (closed) to 100 (open), not {position!r}")
             params["pos"] = round(position)
         if service in ("turn_on", "turn_off"):

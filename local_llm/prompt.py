@@ -23,12 +23,18 @@ def tool_catalog(tools: list[dict]) -> str:
     lines = []
     for tool in tools:
         props = tool.get("input_schema", {}).get("properties", {})
-        params = ", ".join(
-            f"{key}: {json.dumps(spec.get('enum'))}" if "enum" in spec else f"{key}: {spec.get('type', 'any')}"
-            for key, spec in props.items()
-        )
+        params = ", ".join(f"{key}: {_param_type(spec)}" for key, spec in props.items())
         lines.append(f"- {tool['name']}({params}): {tool.get('description', '')}")
     return "Tools:\n" + "\n".join(lines)
+
+
+def _param_type(spec: dict) -> str:
+    # Long enums (every device name) would repeat the device overview once per tool.
+    if "enum" in spec:
+        return json.dumps(spec["enum"]) if len(spec["enum"]) <= 8 else f"one of {len(spec['enum'])} names"
+    if "minimum" in spec or "maximum" in spec:
+        return f"{spec.get('type', 'number')} {spec.get('minimum', '')}..{spec.get('maximum', '')}"
+    return spec.get("type", "any")
 
 
 def _named_formatter(name: str) -> llama_chat_format.ChatFormatter:
@@ -61,7 +67,8 @@ class ChatPrompt:
         else:
             self._format = _named_formatter(chat_format)
         self._folds_system = not self._keeps_system()
-        self.stop = self._render([{"role": "user", "content": "x"}]).stop
+        stop = self._render([{"role": "user", "content": "x"}]).stop
+        self.stop: list[str] = [stop] if isinstance(stop, str) else list(stop or [])
 
     def _token_text(self, token: int) -> str:
         return self._llm.detokenize([token], special=True).decode("utf-8", errors="ignore")

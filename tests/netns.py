@@ -45,6 +45,10 @@ def ip(*args: str, ns: str | None = None) -> str:
     return done.stdout
 
 
+def namespaces() -> set[str]:
+    return {line.split()[0] for line in ip("netns", "list").splitlines() if line.strip()}
+
+
 def in_root_namespace() -> bool:
     """True when this process shares the network namespace of PID 1 (the host's LAN)."""
     return os.readlink("/proc/self/ns/net") == os.readlink("/proc/1/ns/net")

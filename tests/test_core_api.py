@@ -143,7 +143,7 @@ async def test_api_requires_token_when_configured(claw_home, standin):
 
 def test_bad_config_one_line_exit_2(claw_home):
     (claw_home / "claw.toml").write_text("[http]\nport = 'eighty'\n")
-    p = subprocess.run([sys.executable, "-m", "claw.cli", "--home", str(claw_home), "run"],
+    p = subprocess.run([sys.executable, "-m", "claw.cli", "--data-dir", str(claw_home), "run"],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 2
     assert p.stderr.strip().count("\n") == 0

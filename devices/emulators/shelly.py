@@ -108,7 +108,7 @@ class ShellyEmulator:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = self._runner.addresses[0][1]
         self._reported = self._component_status()
         return self
 
@@ -147,6 +147,7 @@ class ShellyEmulator:
                 request.transport.abort()
             return web.Response()  # never reaches the client: the connection is gone
         if self.fail == "slow":
+            await request.read()  # take the body now: the client may be gone when we answer
             try:
                 await asyncio.wait_for(self._stopping.wait(), self.slow_delay)
             except TimeoutError:

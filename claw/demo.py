@@ -1,0 +1,104 @@
+"""`claw demo`: an emulated house on loopback, Claw discovering it, and a chat in the terminal."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from claw.api import create_app
+from claw.config import Config
+from claw.service import Claw
+from claw.tools import Caller
+from devices import homefile
+from devices.emulators.house import DEMO_HOME, EmulatedHouse
+
+log = logging.getLogger(__name__)
+
+SETTLE_TIMEOUT = 15.0
+
+
+def run_demo(config: Config, home_file: Path | None, chat: bool) -> int:
+    try:
+        spec = homefile.load(home_file or DEMO_HOME)
+    except homefile.HomeFileError as e:
+        print(f"claw: {e}", file=sys.stderr)
+        return 2
+    return asyncio.run(_demo(config, spec, chat))
+
+
+async def _demo(config: Config, spec: homefile.HomeSpec, chat: bool) -> int:
+    house = EmulatedHouse(spec, "127.0.0.1")
+    # Discovery stays on loopback: the demo must never multicast on the real network.
+    config.discovery.enabled = True
+    config.discovery.interfaces = ["127.0.0.1"]
+    config.discovery.ssdp_interval = 5.0
+    config.home_assistant.token = house.ha_token
+    await house.start()
+    service = Claw(config)
+    for area in spec.areas:  # the owner's floor plan, as they would tell it once
+        service.home.set_area(area.name, floor=area.floor, aliases=area.aliases)
+    app = create_app(service)
+
+    @app.post("/api/demo/reset", tags=["demo"])
+    async def reset() -> dict[str, int]:
+        """Put every emulated entity back to the home file's initial state."""
+        await house.reset()
+        await service.home.refresh_all()
+        return {"entities": len(spec.entities)}
+
+    server = uvicorn.Server(uvicorn.Config(app, host=config.http.host, port=config.http.port,
+                                           log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if serving.done():
+                print(f"claw: could not start the API on {config.http.host}:{config.http.port} "
+                      "(is another Claw running? set CLAW_HTTP_PORT)", file=sys.stderr)
+                return 1
+            await asyncio.sleep(0.05)
+        print(f"Demo house '{spec.name}' is up; Claw's API is on "
+              f"http://{config.http.host}:{config.http.port} (docs at /docs).")
+        await _settle(service, len(spec.entities))
+        if chat:
+            await _chat(service)
+        else:
+            await serving
+    finally:
+        server.should_exit = True
+        await asyncio.gather(serving, return_exceptions=True)
+        await house.stop()
+    return 0
+
+
+async def _settle(service: Claw, expected: int) -> None:
+    """Wait until discovery has found the whole house (or a timeout), then say what is there."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    while loop.time() - start < SETTLE_TIMEOUT and len(service.home.entities) < expected:
+        await asyncio.sleep(0.1)
+    found = len(service.home.entities)
+    print(f"Discovered {found} of {expected} entities in {loop.time() - start:.1f} s.")
+    for notice in service.agent.owner_notices:
+        print(f"claw> {notice}")
+    service.agent.owner_notices.clear()
+
+
+async def _chat(service: Claw) -> None:
+    print("Say things like: turn on the kitchen lights | pause the music in the study | "
+          "set the hallway to 21 degrees | is the garage door open? | unlock the front door\n"
+          "Ctrl-D to leave.")
+    caller = Caller(role="owner", chat_id="terminal", channel="terminal")
+    while True:
+        print("you> ", end="", flush=True)
+        line = await asyncio.to_thread(sys.stdin.readline)
+        if not line:
+            print()
+            return
+        text = line.strip()
+        if not text:
+            continue
+        result = await service.agent.handle(text, caller)
+        print(f"claw> {result.reply}")

@@ -1,0 +1,179 @@
+"""An emulated house built from a home file: each entity served by the emulator of its family,
+each emulator advertised over mDNS (and SSDP for Sonos) on one interface, so Claw finds the
+house the same way it finds a real one.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from devices import homefile
+from devices.advertise import Advertiser
+from devices.emulators.camera import CameraEmulator
+from devices.emulators.homeassistant import HomeAssistantEmulator
+from devices.emulators.hue import HueBridgeEmulator
+from devices.emulators.shelly import ShellyEmulator
+from devices.emulators.sonos import SonosEmulator
+from devices.emulators.wled import WledEmulator
+from devices.homefile import EntitySpec, HomeSpec
+
+DEMO_HOME = Path(__file__).resolve().parent.parent / "homes" / "demo.yaml"
+HA_TOKEN = "claw-demo-home-assistant-token-not-a-secret"
+SONOS_FIRST_HOST = 30  # speakers on 127.0.0.30, .31, ...: soco talks to one device per address
+
+
+class EmulatedHouse:
+    def __init__(self, spec: HomeSpec, interface: str = "127.0.0.1"):
+        self.spec = spec
+        self.interface = interface
+        self.advertiser = Advertiser(interface)
+        self.hue = HueBridgeEmulator(interface, name=f"{spec.name} Hue Bridge")
+        self.ha = HomeAssistantEmulator(interface, token=HA_TOKEN)
+        self.sonos: dict[str, SonosEmulator] = {}
+        self.shelly: dict[str, ShellyEmulator] = {}
+        self.wled: dict[str, WledEmulator] = {}
+        self.cameras: dict[str, CameraEmulator] = {}
+        self._hue_lights: dict[str, str] = {}  # entity_id -> bridge light id
+        self._build()
+
+    @classmethod
+    def from_file(cls, path: Path | str = DEMO_HOME, interface: str = "127.0.0.1") -> "EmulatedHouse":
+        return cls(homefile.load(path), interface)
+
+    @property
+    def ha_token(self) -> str:
+        return HA_TOKEN
+
+    def _build(self) -> None:
+        sonos_host = SONOS_FIRST_HOST
+        for e in self.spec.entities:
+            if e.via == "hue":
+                self._hue_lights[e.entity_id] = self.hue.add_light(e.name, e.area or "Home")
+            elif e.via == "sonos":
+                if sonos_host > 254:
+                    raise homefile.HomeFileError("too many Sonos speakers (at most 225)")
+                self.sonos[e.entity_id] = SonosEmulator(f"127.0.0.{sonos_host}", e.area or e.name)
+                sonos_host += 1
+            elif e.via == "shelly":
+                self.shelly[e.entity_id] = ShellyEmulator(
+                    self.interface, name=e.name, kind="cover" if e.domain == "cover" else "switch",
+                    device_class=e.attributes.get("device_class"), travel_time=1.0)
+            elif e.via == "wled":
+                self.wled[e.entity_id] = WledEmulator(self.interface, name=e.name)
+            elif e.via == "camera":
+                self.cameras[e.entity_id] = CameraEmulator(self.interface, name=e.name)
+        self.reset_states()
+
+    def reset_states(self) -> None:
+        """Put every entity back to the file's initial state."""
+        for e in self.spec.entities:
+            _RESET[e.via](self, e)
+
+    async def reset(self) -> None:
+        self.reset_states()
+
+    async def start(self) -> None:
+        await self.advertiser.start()
+        if self._hue_lights:
+            await self.hue.start()
+            self.hue.press_link_button()  # as the owner would when Claw asks
+            await self.advertiser.add_mdns("_hue._tcp.local.", self.hue.name, self.interface,
+                                           self.hue.port, {"bridgeid": self.hue.bridge_id.lower(),
+                                                           "modelid": "BSB002"})
+        if any(e.via == "homeassistant" for e in self.spec.entities):
+            await self.ha.start()
+            uuid = hashlib.sha1(self.spec.name.encode()).hexdigest()
+            await self.advertiser.add_mdns("_home-assistant._tcp.local.", self.spec.name,
+                                           self.interface, self.ha.port,
+                                           {"uuid": uuid, "version": "2026.11.0",
+                                            "base_url": self.ha.url, "requires_api_password": "True"})
+        for emu in self.sonos.values():
+            await emu.start()
+            await self.advertiser.add_ssdp(
+                "urn:schemas-upnp-org:device:ZonePlayer:1", f"uuid:{emu.uid}::urn:schemas-upnp-org:device:ZonePlayer:1",
+                emu.description_url, {"X-RINCON-HOUSEHOLD": emu.household})
+            await self.advertiser.add_mdns("_sonos._tcp.local.", f"Sonos-{emu.uid}", emu.host, emu.port,
+                                           {"info": "/api/v1/players/local/info", "hhid": emu.household})
+        for emu in self.shelly.values():
+            await emu.start()
+            await self.advertiser.add_mdns("_shelly._tcp.local.", emu.device_id, self.interface,
+                                           emu.port, {"id": emu.device_id, "gen": "2",
+                                                      "app": emu.app, "area": self._area(self.shelly, emu)})
+        for emu in self.wled.values():
+            await emu.start()
+            await self.advertiser.add_mdns("_wled._tcp.local.", emu.name, self.interface, emu.port,
+                                           {"mac": emu.mac, "area": self._area(self.wled, emu)})
+        for emu in self.cameras.values():
+            await emu.start()
+            cam_id = hashlib.sha1(emu.name.encode()).hexdigest()[:12]
+            await self.advertiser.add_mdns("_claw-camera._tcp.local.", emu.name, self.interface,
+                                           emu.port, {"id": cam_id, "area": self._area(self.cameras, emu)})
+
+    def _area(self, table: dict[str, Any], emu: Any) -> str:
+        entity_id = next(k for k, v in table.items() if v is emu)
+        spec = next(e for e in self.spec.entities if e.entity_id == entity_id)
+        return spec.area or ""
+
+    async def stop(self) -> None:
+        await self.advertiser.stop()
+        emulators: list[Any] = [self.hue, self.ha, *self.sonos.values(), *self.shelly.values(),
+                                *self.wled.values(), *self.cameras.values()]
+        await asyncio.gather(*(emu.stop() for emu in emulators), return_exceptions=True)
+
+
+# -- per family: put an emulator into the file's initial state -------------------------------
+
+def _reset_hue(house: EmulatedHouse, e: EntitySpec) -> None:
+    light = house.hue.lights[house._hue_lights[e.entity_id]]
+    light.on = e.state == "on"
+    light.bri = max(1, min(254, int(e.attributes.get("brightness", 254))))
+    light.reachable = e.state != "unavailable"
+
+
+def _reset_wled(house: EmulatedHouse, e: EntitySpec) -> None:
+    emu = house.wled[e.entity_id]
+    emu.on = e.state == "on"
+    emu.bri = max(1, min(255, int(e.attributes.get("brightness", 128))))
+    if e.attributes.get("rgb_color"):
+        emu.seg["col"][0] = list(e.attributes["rgb_color"])
+
+
+def _reset_sonos(house: EmulatedHouse, e: EntitySpec) -> None:
+    house.sonos[e.entity_id].reset_state(
+        transport={"playing": "PLAYING", "paused": "PAUSED_PLAYBACK"}.get(e.state, "STOPPED"),
+        volume=round(float(e.attributes.get("volume_level", 0.2)) * 100),
+        muted=bool(e.attributes.get("is_volume_muted", False)),
+        title=e.attributes.get("media_title", ""),
+        artist=e.attributes.get("media_artist", ""),
+    )
+
+
+def _reset_shelly(house: EmulatedHouse, e: EntitySpec) -> None:
+    emu = house.shelly[e.entity_id]
+    if emu.kind == "switch":
+        emu.output = e.state == "on"
+    else:
+        default = 100 if e.state == "open" else 0
+        emu.position = float(e.attributes.get("current_position", default))
+        emu.cover_state = "open" if emu.position > 0 else "closed"
+
+
+def _reset_camera(house: EmulatedHouse, e: EntitySpec) -> None:
+    house.cameras[e.entity_id].set_scene("empty")
+
+
+def _reset_ha(house: EmulatedHouse, e: EntitySpec) -> None:
+    attributes = {**e.attributes, "friendly_name": e.name}
+    if e.area:
+        attributes["area"] = e.area
+    if e.entity_id in house.ha.states:
+        house.ha.states[e.entity_id]["attributes"] = {}
+        house.ha.set_state(e.entity_id, e.state, attributes)
+    else:
+        house.ha.add_entity(e.entity_id, e.state, attributes)
+
+
+_RESET = {"hue": _reset_hue, "wled": _reset_wled, "sonos": _reset_sonos, "shelly": _reset_shelly,
+          "camera": _reset_camera, "homeassistant": _reset_ha}

@@ -1,0 +1,206 @@
+"""A house in a file: floors, areas and entities in YAML.
+
+Two shapes load: Claw's own (entities with `domain` and `name`) and the shape of Home
+Assistant's public intent test fixtures (entities with an `id` like `light.kitchen_ceiling`,
+areas with `id`/`name`/`floor`, floors with `id`/`name`). Attributes are in Home Assistant units
+in both (brightness 0-255, volume_level 0-1). Unknown keys are ignored; a malformed file raises
+HomeFileError naming the line and the field.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# Which emulator serves an entity when the file does not say (`via:`).
+FAMILIES = ("hue", "wled", "sonos", "shelly", "camera", "homeassistant")
+
+
+class HomeFileError(ValueError):
+    pass
+
+
+@dataclass
+class AreaSpec:
+    name: str
+    floor: str | None = None
+    aliases: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EntitySpec:
+    entity_id: str
+    name: str
+    area: str | None
+    state: str
+    attributes: dict[str, Any]
+    aliases: list[str]
+    via: str
+    line: int
+
+    @property
+    def domain(self) -> str:
+        return self.entity_id.split(".", 1)[0]
+
+
+@dataclass
+class HomeSpec:
+    name: str
+    floors: list[str]
+    areas: list[AreaSpec]
+    entities: list[EntitySpec]
+
+
+class _Map(dict):
+    line = 0
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _mapping(loader: _Loader, node: yaml.MappingNode) -> _Map:
+    m = _Map(loader.construct_mapping(node, deep=True))
+    m.line = node.start_mark.line + 1
+    return m
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def default_via(domain: str, name: str, area: str | None) -> str:
+    if domain == "light":
+        return "hue"
+    if domain in ("switch", "cover"):
+        return "shelly"
+    if domain == "camera":
+        return "camera"
+    # A Sonos speaker is named after its room; other media players live in Home Assistant.
+    if domain == "media_player" and area and name == f"{area} Speaker":
+        return "sonos"
+    return "homeassistant"
+
+
+def load(path: Path | str) -> HomeSpec:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise HomeFileError(f"{path}: cannot read it ({e})") from None
+    return parse(text, str(path))
+
+
+def parse(text: str, where: str = "home file") -> HomeSpec:
+    try:
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark else ""
+        raise HomeFileError(f"{where}{line}: not valid YAML ({getattr(e, 'problem', e)})") from None
+    if not isinstance(data, dict):
+        raise HomeFileError(f"{where}: expected a mapping with floors, areas and entities")
+
+    def fail(item: Any, msg: str) -> HomeFileError:
+        return HomeFileError(f"{where} line {getattr(item, 'line', '?')}: {msg}")
+
+    def items(key: str) -> list[Any]:
+        value = data.get(key) or []
+        if not isinstance(value, list):
+            raise fail(data, f"'{key}' must be a list")
+        return value
+
+    floors: dict[str, str] = {}
+    for f in items("floors"):
+        if isinstance(f, str):
+            floors[f] = f
+            continue
+        if not isinstance(f, dict) or not isinstance(f.get("name") or f.get("id"), str):
+            raise fail(f, "each floor needs a name")
+        name = str(f.get("name") or f["id"])
+        floors[str(f.get("id") or name)] = name
+
+    areas: dict[str, AreaSpec] = {}  # by id and by name
+    area_list: list[AreaSpec] = []
+    for a in items("areas"):
+        if isinstance(a, str):
+            a = _Map(name=a)
+        if not isinstance(a, dict) or not isinstance(a.get("name") or a.get("id"), str):
+            raise fail(a, "each area needs a name")
+        floor = a.get("floor")
+        if floor is not None and not isinstance(floor, str):
+            raise fail(a, "field 'floor' must be a floor name or id")
+        spec = AreaSpec(str(a.get("name") or a["id"]), floors.get(floor, floor) if floor else None,
+                        _strings(a, "aliases", fail))
+        if spec.floor and spec.floor not in floors.values():
+            floors[spec.floor] = spec.floor
+        area_list.append(spec)
+        areas[spec.name] = spec
+        if a.get("id"):
+            areas[str(a["id"])] = spec
+
+    entities: list[EntitySpec] = []
+    seen: set[str] = set()
+    for e in items("entities"):
+        if not isinstance(e, dict):
+            raise fail(data, "each entity must be a mapping")
+        entity_id, name = e.get("id"), e.get("name")
+        domain = e.get("domain")
+        if entity_id is not None:
+            if not isinstance(entity_id, str) or "." not in entity_id:
+                raise fail(e, f"field 'id' must look like 'light.kitchen', got {entity_id!r}")
+            domain = domain or entity_id.split(".", 1)[0]
+        if not isinstance(domain, str) or not domain:
+            raise fail(e, "field 'domain' is missing (or give an 'id' like 'light.kitchen')")
+        if name is None:
+            if entity_id is None:
+                raise fail(e, "field 'name' is missing")
+            name = entity_id.split(".", 1)[1].replace("_", " ").title()
+        if not isinstance(name, str) or not name.strip():
+            raise fail(e, "field 'name' must be text")
+        area = e.get("area")
+        if area is not None and not isinstance(area, str):
+            raise fail(e, "field 'area' must be an area name or id")
+        if area is not None and area not in areas:
+            spec = AreaSpec(area)
+            areas[area] = spec
+            area_list.append(spec)
+        area_name = areas[area].name if area else None
+        attributes = e.get("attributes") or {}
+        if not isinstance(attributes, dict):
+            raise fail(e, "field 'attributes' must be a mapping")
+        state = e.get("state", "off")
+        if isinstance(state, bool):  # YAML reads a bare on/off as a boolean
+            state = "on" if state else "off"
+        if isinstance(state, dict):  # fixtures sometimes write state: {state: ..., attributes: ...}
+            attributes = {**attributes, **(state.get("attributes") or {})}
+            state = state.get("state", "off")
+        via = e.get("via") or default_via(domain, name, area_name)
+        if via not in FAMILIES:
+            raise fail(e, f"field 'via' must be one of {', '.join(FAMILIES)}, got {via!r}")
+        entity_id = f"{domain}.{slug(name)}" if via != "homeassistant" or entity_id is None else entity_id
+        if entity_id in seen:
+            base, n = entity_id, 2
+            while f"{base}_{n}" in seen:
+                n += 1
+            entity_id = f"{base}_{n}"
+        seen.add(entity_id)
+        entities.append(EntitySpec(entity_id, name.strip(), area_name, str(state),
+                                   dict(attributes), _strings(e, "aliases", fail), via, e.line))
+    return HomeSpec(str(data.get("name") or "Home"), list(dict.fromkeys(floors.values())),
+                    area_list, entities)
+
+
+def _strings(item: dict[str, Any], key: str, fail: Any) -> list[str]:
+    value = item.get(key) or []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise fail(item, f"field '{key}' must be a list of names")
+    return list(value)

@@ -1,0 +1,160 @@
+"""WLED LED controllers over the JSON API: one `light` entity per controller (its main segment)."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import aiohttp
+
+from devices.colors import color_name_target, kelvin_to_rgb
+from devices.model import Device, DeviceError, Entity
+
+MDNS_TYPE = "_wled._tcp.local."
+SERVICES = {"turn_on", "turn_off", "toggle"}
+TURN_ON_KEYS = {"brightness_pct", "brightness", "rgb_color", "color_name", "color_temp_kelvin", "effect"}
+
+
+class WledDriver:
+    def __init__(self, device: Device, timeout: float = 3.0, area: str | None = None) -> None:
+        self.device = device
+        self.area = area
+        self._timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+        self._name = device.name
+        self._effects: list[str] = []
+        self.entity_id = ""
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.device.host}:{self.device.port}"
+
+    async def refresh(self) -> list[Entity]:
+        doc = await self._request("GET", "/json")
+        self._name = doc["info"].get("name") or self.device.name
+        self._effects = list(doc.get("effects") or [])
+        return [self._entity(doc["state"])]
+
+    async def call(self, entity_id: str, service: str, data: dict[str, Any]) -> None:
+        if not self.entity_id:
+            await self.refresh()
+        if entity_id != self.entity_id:
+            raise DeviceError(f"{entity_id} is not on {self._where()}")
+        if service not in SERVICES:
+            raise DeviceError(f"{self._name} is a light: it can turn on, turn off or toggle, not {service}")
+        if service == "turn_off":
+            body: dict[str, Any] = {"on": False}
+        elif service == "toggle":
+            body = {"on": "t"}
+        else:
+            body = self._turn_on_body(data)
+        await self._request("POST", "/json/state", body)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # -- translation -----------------------------------------------------------------------
+
+    def _entity(self, state: dict[str, Any]) -> Entity:
+        seg = state["seg"][state.get("mainseg", 0)] if state.get("seg") else {}
+        fx = seg.get("fx")
+        on = bool(state.get("on"))
+        self.entity_id = f"light.{slug(self._name)}"
+        return Entity(
+            entity_id=self.entity_id, name=self._name, device_id=self.device.device_id,
+            area=self.area, state="on" if on else "off", services=set(SERVICES),
+            attributes={
+                "brightness": state.get("bri") if on else None,
+                "rgb_color": list(seg["col"][0][:3]) if seg.get("col") else None,
+                "effect": self._effects[fx] if isinstance(fx, int) and fx < len(self._effects) else None,
+                "effect_list": list(self._effects),
+                "color_mode": "rgb",
+                "supported_color_modes": ["rgb"],
+            },
+        )
+
+    def _turn_on_body(self, data: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(data) - TURN_ON_KEYS
+        if unknown:
+            raise DeviceError(f"{self._name} can't set {', '.join(sorted(unknown))}")
+        body: dict[str, Any] = {"on": True}
+        if "brightness_pct" in data:
+            pct = _number(data["brightness_pct"], 0, 100, "A brightness is a percentage from 0 to 100")
+            body["bri"] = round(pct * 255 / 100)
+        elif "brightness" in data:
+            body["bri"] = round(_number(data["brightness"], 0, 255, "A raw brightness is from 0 to 255"))
+        if body.get("bri") == 0:  # Home Assistant's meaning of brightness 0: off
+            return {"on": False}
+        rgb = None
+        if "rgb_color" in data:
+            rgb = data["rgb_color"]
+            if not (isinstance(rgb, (list, tuple)) and len(rgb) == 3
+                    and all(isinstance(c, int) and 0 <= c <= 255 for c in rgb)):
+                raise DeviceError(f"An RGB colour is three whole numbers from 0 to 255, not {rgb!r}")
+        elif "color_name" in data:
+            kind, value = color_name_target(str(data["color_name"]))
+            rgb = kelvin_to_rgb(value) if kind == "kelvin" else value
+        elif "color_temp_kelvin" in data:
+            rgb = kelvin_to_rgb(_number(data["color_temp_kelvin"], 1000, 40000,
+                                        "A colour temperature is from 1000 to 40000 K"))
+        segment: dict[str, Any] = {}
+        if rgb is not None:
+            segment["col"] = [list(rgb)]
+        if "effect" in data:
+            segment["fx"] = self._effect_index(str(data["effect"]))
+        if segment:
+            body["seg"] = [{"id": 0, **segment}]
+        return body
+
+    def _effect_index(self, name: str) -> int:
+        wanted = name.strip().lower()
+        for i, effect in enumerate(self._effects):
+            if effect.lower() == wanted:
+                return i
+        raise DeviceError(f"{self._name} has no effect called {name!r}; it has "
+                          + ", ".join(self._effects[:12]) + (" and more" if len(self._effects) > 12 else ""))
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    def _where(self) -> str:
+        return f"{self._name} at {self.device.host}:{self.device.port}"
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout))
+        return self._session
+
+    async def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        try:
+            async with self._http().request(method, self.base_url + path, json=body) as resp:
+                if resp.status != 200:
+                    raise DeviceError(f"{self._where()} answered with an error (HTTP {resp.status})")
+                return await resp.json()
+        except TimeoutError as exc:
+            raise DeviceError(f"I can't reach {self._where()} (timed out after {self._timeout:g} s)") from exc
+        except aiohttp.ClientError as exc:
+            raise DeviceError(f"I can't reach {self._where()} ({_reason(exc)})") from exc
+
+
+def _number(value: Any, low: float, high: float, rule: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise DeviceError(f"{rule}, not {value!r}")
+    return float(value)
+
+
+def _reason(exc: aiohttp.ClientError) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return "connection refused" if isinstance(exc.os_error, ConnectionRefusedError) else str(exc.os_error)
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "it dropped the connection"
+    return type(exc).__name__
+
+
+def slug(name: str) -> str:
+    """`Deck Strip` -> `deck_strip` (the object id part of an entity id)."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "light"
+
+
+def make_driver(device: Device, area: str | None = None) -> WledDriver:
+    return WledDriver(device, area=area)

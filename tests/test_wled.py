@@ -1,0 +1,131 @@
+"""WLED: the driver (aiohttp, JSON API) against the emulator on loopback."""
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from devices.colors import kelvin_to_rgb
+from devices.emulators.wled import EFFECTS, WledEmulator
+from devices.model import Device, DeviceError
+from devices.wled import WledDriver, make_driver
+
+
+def device_for(emu: WledEmulator) -> Device:
+    return Device(device_id=emu.mac, family="wled", name="WLED", host=emu.host, port=emu.port)
+
+
+@pytest.fixture
+async def strip() -> AsyncIterator[WledEmulator]:
+    async with WledEmulator(name="Deck Strip") as emu:
+        yield emu
+
+
+@pytest.fixture
+async def driver(strip: WledEmulator) -> AsyncIterator[WledDriver]:
+    d = make_driver(device_for(strip), area="Deck")
+    yield d
+    await d.close()
+
+
+async def test_json_api_shape(strip: WledEmulator) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(strip.url + "/json/info") as resp:
+            info = await resp.json()
+        async with http.get(strip.url + "/json/effects") as resp:
+            effects = await resp.json()
+        async with http.post(strip.url + "/json/state", json={"on": True, "bri": 40}) as resp:
+            assert await resp.json() == {"success": True}
+        async with http.post(strip.url + "/json/state",
+                             json={"seg": [{"col": [[0, 0, 255]], "fx": 2}], "v": True}) as resp:
+            state = await resp.json()
+        async with http.post(strip.url + "/json/state", data="{not json") as resp:
+            assert resp.status == 400 and await resp.json() == {"error": 9}
+        async with http.get(strip.url + "/json") as resp:
+            everything = await resp.json()
+    assert info["name"] == "Deck Strip" and info["leds"]["count"] == 60 and len(info["mac"]) == 12
+    assert effects[:3] == ["Solid", "Blink", "Breathe"]
+    assert state["on"] is True and state["bri"] == 40
+    assert state["seg"][0]["col"][0] == [0, 0, 255] and state["seg"][0]["fx"] == 2
+    assert set(everything) == {"state", "info", "effects", "palettes"}
+
+
+async def test_light_entity(driver: WledDriver) -> None:
+    [entity] = await driver.refresh()
+    assert entity.entity_id == "light.deck_strip" and entity.name == "Deck Strip"
+    assert entity.area == "Deck" and entity.state == "off"
+    assert entity.attributes["brightness"] is None
+    assert entity.attributes["effect"] == "Solid" and entity.attributes["effect_list"] == EFFECTS
+    assert entity.services == {"turn_on", "turn_off", "toggle"}
+
+
+async def test_brightness_color_effect(strip: WledEmulator, driver: WledDriver) -> None:
+    await driver.call("light.deck_strip", "turn_on", {"brightness_pct": 50})
+    [entity] = await driver.refresh()
+    assert entity.state == "on" and entity.attributes["brightness"] == 128
+
+    await driver.call("light.deck_strip", "turn_on", {"rgb_color": [10, 20, 30]})
+    [entity] = await driver.refresh()
+    assert entity.attributes["rgb_color"] == [10, 20, 30] and entity.attributes["brightness"] == 128
+
+    await driver.call("light.deck_strip", "turn_on", {"color_name": "Purple", "effect": "rainbow"})
+    [entity] = await driver.refresh()
+    assert entity.attributes["rgb_color"] == [128, 0, 128] and entity.attributes["effect"] == "Rainbow"
+    assert strip.seg["fx"] == EFFECTS.index("Rainbow")
+
+    await driver.call("light.deck_strip", "turn_on", {"color_name": "warm white"})
+    assert strip.seg["col"][0] == list(kelvin_to_rgb(2700))
+    assert strip.seg["col"][0][0] == 255 and strip.seg["col"][0][2] < 200  # reddish white
+
+    await driver.call("light.deck_strip", "turn_off", {})
+    [entity] = await driver.refresh()
+    assert entity.state == "off" and strip.bri == 128  # WLED keeps the last brightness
+    await driver.call("light.deck_strip", "toggle", {})
+    assert strip.on is True
+    await driver.call("light.deck_strip", "turn_on", {"brightness_pct": 0})
+    assert strip.on is False
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"effect": "Disco Inferno"}, "no effect called 'Disco Inferno'; it has Solid, Blink"),
+    ({"color_name": "blurple"}, "don't know the colour 'blurple'"),
+    ({"rgb_color": [300, 0, 0]}, "three whole numbers from 0 to 255"),
+    ({"brightness_pct": 150}, "percentage from 0 to 100, not 150"),
+    ({"flash": "long"}, "can't set flash"),
+])
+async def test_bad_requests_say_why(strip: WledEmulator, driver: WledDriver, data: dict, message: str) -> None:
+    with pytest.raises(DeviceError, match=message):
+        await driver.call("light.deck_strip", "turn_on", data)
+    assert strip.on is False  # nothing was sent
+
+
+async def test_unsupported_service_and_foreign_entity(driver: WledDriver) -> None:
+    with pytest.raises(DeviceError, match="can turn on, turn off or toggle, not open_cover"):
+        await driver.call("light.deck_strip", "open_cover", {})
+    with pytest.raises(DeviceError, match="light.kitchen is not on Deck Strip"):
+        await driver.call("light.kitchen", "turn_on", {})
+
+
+@pytest.mark.parametrize("fault, message", [
+    ("offline", "I can't reach Deck Strip at 127.0.0.1:\\d+ \\(it dropped the connection\\)"),
+    ("slow", "I can't reach Deck Strip at 127.0.0.1:\\d+ \\(timed out after 0.5 s\\)"),
+    ("error", "Deck Strip at 127.0.0.1:\\d+ answered with an error \\(HTTP 500\\)"),
+])
+async def test_faults_raise_device_error_quickly(strip: WledEmulator, fault: str, message: str) -> None:
+    driver = WledDriver(device_for(strip), timeout=0.5)
+    try:
+        await driver.refresh()
+        strip.fail = fault
+        started = time.monotonic()
+        with pytest.raises(DeviceError, match=message):
+            await driver.call("light.deck_strip", "turn_on", {})
+        with pytest.raises(DeviceError, match=message):
+            await driver.refresh()
+        assert time.monotonic() - started < 3.0
+        strip.fail = None
+        await driver.call("light.deck_strip", "turn_on", {})
+        assert strip.on is True
+    finally:
+        await driver.close()
