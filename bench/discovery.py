@@ -54,9 +54,9 @@ TARGET_S = 2.0
 
 
 def refuse_root_namespace() -> None:
-    if netns.in_root_namespace():
-        sys.exit("refusing to multicast on the host's network: run bench/discovery.py as a "
-                 "script, it makes its own namespace")
+    if not netns.only_loopback():
+        sys.exit("refusing to multicast where a network interface other than lo exists: run "
+                 "bench/discovery.py as a script, it makes its own namespace")
 
 
 async def serve() -> None:
@@ -122,8 +122,9 @@ def main() -> None:
             claw.append(netns.run_in(ns, "bench.discovery", "measure_claw"))
         base = [netns.run_in(ns, "bench.discovery", "measure_soco") for _ in range(runs)]
 
-    print(f"\nDiscovery of an emulated home: {DEVICES} devices (6 mDNS, 4 SSDP of which 2 also"
-          " mDNS, + 2 not ours), in a private network namespace, each run a fresh process\n")
+    print(f"\nDiscovery of an emulated home of {DEVICES} devices (6 over mDNS only, 4 Sonos over"
+          " SSDP of which 2 also over mDNS, plus 2 devices not ours)\nin a private network "
+          "namespace; each run is a fresh process\n")
     print(f"{'run':>4} | {'first mDNS':>10} | {'first SSDP':>10} | {'all found':>9} | reports")
     for i, r in enumerate(claw, 1):
         print(f"{i:>4} | {r['first_mdns']:>9.3f}s | {r['first_ssdp']:>9.3f}s | "

@@ -72,6 +72,7 @@ def create_app(service: Claw) -> FastAPI:
     @app.get("/api/devices")
     async def devices() -> dict[str, Any]:
         home = service.home
+        await home.settle()
         return {
             "devices": [
                 {"device_id": d.device.device_id, "family": d.device.family, "name": d.device.name,

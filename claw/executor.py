@@ -65,7 +65,7 @@ class Executor:
     async def act(
         self, ctx: ToolContext, entities: list[Entity], service: str, data: dict[str, Any]
     ) -> list[Entity]:
-        """Apply a service to entities under the policy; returns their new states."""
+        """Apply a service to entities under the policy; returns the entities it was done to."""
         writes = service not in READ_SERVICES
         secure = [e for e in entities if writes and e.risk_tier == "security"]
         if secure:
@@ -89,7 +89,7 @@ class Executor:
             elif isinstance(r, BaseException):
                 raise r
             else:
-                done.append(r)
+                done.append(entity)
         if failed and not done:
             raise DeviceError(" ".join(failed))
         if failed:

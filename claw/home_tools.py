@@ -58,6 +58,47 @@ def _state_line(e: Entity) -> str:
     return f"{e.name}{where}: {', '.join(bits)}"
 
 
+def said(service: str, data: dict[str, Any], entities: list[Entity]) -> str:
+    """What was done, in a short sentence (the devices' new states are read back after)."""
+    who = "the " + _names(entities)
+    if service == "turn_on":
+        extra = []
+        if data.get("brightness_pct") is not None:
+            extra.append(f"{data['brightness_pct']}% brightness")
+        if data.get("color_name"):
+            extra.append(data["color_name"])
+        if data.get("color_temp_kelvin"):
+            extra.append(f"{data['color_temp_kelvin']} K")
+        return f"Turned on {who}" + (f" at {', '.join(extra)}." if extra else ".")
+    fixed = {
+        "turn_off": "Turned off {who}.", "open_cover": "Opening {who}.",
+        "close_cover": "Closing {who}.", "open_valve": "Opening {who}.",
+        "close_valve": "Closing {who}.", "lock": "Locked {who}.", "unlock": "Unlocked {who}.",
+        "alarm_arm_away": "Armed {who}.", "alarm_disarm": "Disarmed {who}.",
+        "media_pause": "Paused {who}.", "media_play": "Resumed {who}.",
+        "media_next_track": "Skipped to the next track on {who}.",
+        "media_previous_track": "Went back a track on {who}.",
+        "unjoin": "{who} now play on their own.",
+    }
+    if service in fixed:
+        return fixed[service].format(who=who)
+    if service == "volume_mute":
+        return f"{'Muted' if data['is_volume_muted'] else 'Unmuted'} {who}."
+    if service == "volume_set":
+        return f"Set {who} to {round(data['volume_level'] * 100)}% volume."
+    if service == "set_temperature":
+        return f"Set {who} to {data['temperature']:g} degrees."
+    if service == "set_hvac_mode":
+        return f"Set {who} to {data['hvac_mode']}."
+    if service == "set_cover_position":
+        return f"Set {who} to {data['position']}% open."
+    if service == "play_favorite":
+        return f"Playing {data['favorite']} on {who}."
+    if service == "play_media":
+        return f"Playing {data.get('media_title') or data['media_content_id']} on {who}."
+    return f"Done: {service.replace('_', ' ')} on {who}."
+
+
 def register(registry: ToolRegistry, executor: Executor, home: Home) -> None:
     act = executor.act
 
@@ -73,10 +114,8 @@ def register(registry: ToolRegistry, executor: Executor, home: Home) -> None:
                 groups.setdefault(service, []).append(e)
         if not groups:
             raise ToolError(f"The {_names(entities)} can't be turned {'on' if on else 'off'}.")
-        done = []
-        for service, group in groups.items():
-            done += await act(ctx, group, service, {})
-        return "; ".join(_state_line(e) for e in done)
+        return " ".join([said(service, {}, await act(ctx, group, service, {}))
+                         for service, group in groups.items()])
 
     async def HassTurnOn(ctx: ToolContext, name: Name = None, area: AreaName = None,
                          floor: Floor = None, domain: Domains = None,
@@ -113,16 +152,14 @@ def register(registry: ToolRegistry, executor: Executor, home: Home) -> None:
             raise ToolError("say a brightness, a color or a color temperature")
         lights = targets(name, area, floor, ["light"], service="turn_on")
         if brightness == 0:
-            done = await act(ctx, lights, "turn_off", {})
-        else:
-            done = await act(ctx, lights, "turn_on", data)
-        return "; ".join(_state_line(e) for e in done)
+            return said("turn_off", {}, await act(ctx, lights, "turn_off", {}))
+        return said("turn_on", data, await act(ctx, lights, "turn_on", data))
 
     def media(service: str, doc: str):
         async def tool(ctx: ToolContext, name: Name = None, area: AreaName = None,
                        floor: Floor = None) -> str:
             players = targets(name, area, floor, ["media_player"], service=service)
-            return "; ".join(_state_line(e) for e in await act(ctx, players, service, {}))
+            return said(service, {}, await act(ctx, players, service, {}))
         tool.__doc__ = doc
         return tool
 
@@ -133,8 +170,8 @@ def register(registry: ToolRegistry, executor: Executor, home: Home) -> None:
         if not 0 <= volume_level <= 100:
             raise ToolError("volume_level must be a percentage from 0 to 100")
         players = targets(name, area, floor, ["media_player"], service="volume_set")
-        done = await act(ctx, players, "volume_set", {"volume_level": volume_level / 100})
-        return "; ".join(_state_line(e) for e in done)
+        data = {"volume_level": volume_level / 100}
+        return said("volume_set", data, await act(ctx, players, "volume_set", data))
 
     async def HassSetVolumeRelative(ctx: ToolContext,
                                     volume_step: Annotated[str, "'up', 'down', or a signed percent like '-10'"],
@@ -151,15 +188,16 @@ def register(registry: ToolRegistry, executor: Executor, home: Home) -> None:
         done = []
         for p in players:
             level = min(1.0, max(0.0, (p.attributes.get("volume_level") or 0) + step / 100))
-            done += await act(ctx, [p], "volume_set", {"volume_level": round(level, 2)})
-        return "; ".join(_state_line(e) for e in done)
+            data = {"volume_level": round(level, 2)}
+            done.append(said("volume_set", data, await act(ctx, [p], "volume_set", data)))
+        return " ".join(done)
 
     def mute(muted: bool, doc: str):
         async def tool(ctx: ToolContext, name: Name = None, area: AreaName = None,
                        floor: Floor = None) -> str:
             players = targets(name, area, floor, ["media_player"], service="volume_mute")
-            done = await act(ctx, players, "volume_mute", {"is_volume_muted": muted})
-            return "; ".join(_state_line(e) for e in done)
+            data = {"is_volume_muted": muted}
+            return said("volume_mute", data, await act(ctx, players, "volume_mute", data))
         tool.__doc__ = doc
         return tool
 
@@ -176,8 +214,8 @@ def register(registry: ToolRegistry, executor: Executor, home: Home) -> None:
         if match is None:
             listing = ", ".join(favorites) or "none"
             raise ToolError(f"I couldn't find '{search_query}' in the {players[0].name}'s favorites ({listing}).")
-        done = await act(ctx, players, "play_favorite", {"favorite": match})
-        return "; ".join(_state_line(e) for e in done)
+        data = {"favorite": match}
+        return said("play_favorite", data, await act(ctx, players, "play_favorite", data))
 
     async def HassClimateSetTemperature(ctx: ToolContext,
                                         temperature: Annotated[float, "Target temperature in degrees"],
@@ -189,8 +227,8 @@ def register(registry: ToolRegistry, executor: Executor, home: Home) -> None:
             low, high = e.attributes.get("min_temp"), e.attributes.get("max_temp")
             if low is not None and high is not None and not low <= temperature <= high:
                 raise ToolError(f"The {e.name} accepts {low} to {high} degrees.")
-        done = await act(ctx, found, "set_temperature", {"temperature": temperature})
-        return "; ".join(_state_line(e) for e in done)
+        data = {"temperature": temperature}
+        return said("set_temperature", data, await act(ctx, found, "set_temperature", data))
 
     async def HassClimateSetMode(ctx: ToolContext,
                                  hvac_mode: Annotated[str, "heat, cool, heat_cool, auto, off, ..."],
@@ -201,8 +239,8 @@ def register(registry: ToolRegistry, executor: Executor, home: Home) -> None:
             modes = e.attributes.get("hvac_modes")
             if modes and hvac_mode not in modes:
                 raise ToolError(f"The {e.name} has modes {', '.join(modes)}.")
-        done = await act(ctx, found, "set_hvac_mode", {"hvac_mode": hvac_mode})
-        return "; ".join(_state_line(e) for e in done)
+        data = {"hvac_mode": hvac_mode}
+        return said("set_hvac_mode", data, await act(ctx, found, "set_hvac_mode", data))
 
     async def HassSetPosition(ctx: ToolContext,
                               position: Annotated[int, "Position percent, 0 closed to 100 open"],
@@ -213,13 +251,14 @@ def register(registry: ToolRegistry, executor: Executor, home: Home) -> None:
             raise ToolError("position must be a percentage from 0 to 100")
         found = targets(name, area, floor, domain or ["cover", "valve"], device_class,
                         service="set_cover_position")
-        done = await act(ctx, found, "set_cover_position", {"position": position})
-        return "; ".join(_state_line(e) for e in done)
+        data = {"position": position}
+        return said("set_cover_position", data, await act(ctx, found, "set_cover_position", data))
 
     async def GetLiveContext(ctx: ToolContext, name: Name = None, area: AreaName = None,
                              floor: Floor = None, domain: Domains = None) -> str:
         """Reports the current state of devices (on/off, playing, temperatures, positions).
         With no arguments, reports everything."""
+        await home.settle()
         if name or area or floor or domain:
             found = targets(name, area, floor, domain)
         else:
@@ -232,7 +271,7 @@ def register(registry: ToolRegistry, executor: Executor, home: Home) -> None:
         """Plays a stream or file URI on a Sonos speaker."""
         players = targets(name, area, None, ["media_player"], service="play_media")
         data = {"media_content_id": uri, "media_title": title or ""}
-        return "; ".join(_state_line(e) for e in await act(ctx, players, "play_media", data))
+        return said("play_media", data, await act(ctx, players, "play_media", data))
 
     async def SonosGroup(ctx: ToolContext,
                          members: Annotated[list[str], "Names or areas of the speakers to add"],
@@ -247,14 +286,13 @@ def register(registry: ToolRegistry, executor: Executor, home: Home) -> None:
         if not others:
             raise ToolError("name at least one other speaker to group with")
         ids = [e.entity_id for e in others]
-        done = await act(ctx, [leader], "join", {"group_members": ids})
-        return f"Grouped {_names(others)} with the {leader.name}. " + _state_line(done[0])
+        await act(ctx, [leader], "join", {"group_members": ids})
+        return f"Grouped the {_names(others)} with the {leader.name}."
 
     async def SonosUngroup(ctx: ToolContext, name: Name = None, area: AreaName = None) -> str:
         """Takes Sonos speakers out of their group so they play on their own."""
         players = targets(name, area, None, ["media_player"], service="unjoin")
-        done = await act(ctx, players, "unjoin", {})
-        return f"The {_names(done)} now play on their own."
+        return said("unjoin", {}, await act(ctx, players, "unjoin", {}))
 
     for fn in (HassTurnOn, HassTurnOff, HassLightSet, HassSetVolume, HassSetVolumeRelative,
                HassMediaSearchAndPlay, HassClimateSetTemperature, HassClimateSetMode,

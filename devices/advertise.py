@@ -81,8 +81,9 @@ class Advertiser:
         info = ServiceInfo(
             type_, full, port=port, properties=properties or {},
             server=f"claw-{host.replace('.', '-')}.local.", parsed_addresses=[host])
-        announced = await self._zc.async_register_service(info)
-        await announced
+        # Returns once probing is done (~1.2 s) and the name is ours; from then on it answers
+        # queries, while the unsolicited announcements go on in the background.
+        await self._zc.async_register_service(info)
         self._mdns[full] = info
         return full
 
@@ -100,7 +101,8 @@ class Advertiser:
         """Withdraw a service by the handle `add_mdns` or `add_ssdp` returned."""
         if handle in self._mdns:
             assert self._zc is not None
-            await self._zc.async_unregister_service(self._mdns.pop(handle))
+            goodbyes_sent = await self._zc.async_unregister_service(self._mdns.pop(handle))
+            await goodbyes_sent
         elif handle in self._ssdp:
             self._notify(self._ssdp.pop(handle), "ssdp:byebye")
         else:

@@ -38,6 +38,7 @@ class Home:
         self._discovered: dict[str, Entity] = {}  # entity as the device reports it
         self.areas: dict[str, Area] = {}
         self.listeners: list[Listener] = []
+        self._refreshing: dict[str, asyncio.Future[None]] = {}  # device_id -> read-back
         self._load_areas()
 
     # -- devices ---------------------------------------------------------------------------
@@ -155,8 +156,12 @@ class Home:
         return entity
 
     # -- calls -----------------------------------------------------------------------------
-    async def call(self, entity: Entity, service: str, data: dict[str, Any]) -> Entity:
-        """Run one service on one entity within the device timeout, then re-read its state."""
+    async def call(self, entity: Entity, service: str, data: dict[str, Any]) -> None:
+        """Run one service on one entity within the device timeout.
+
+        The device's new state is read back in the background (see `settle`), so a command
+        costs one round trip to the device, not two.
+        """
         device_id = self._device_of[entity.entity_id]
         driver = self.drivers[device_id]
         if service not in entity.services:
@@ -166,8 +171,21 @@ class Home:
         except (DeviceError, TimeoutError, OSError) as e:
             self.mark_unavailable(device_id, str(e) or "timed out")
             raise DeviceError(self._unreachable(driver.device, e)) from None
-        await self.refresh_device(device_id)
-        return self.entities[entity.entity_id]
+        if device_id not in self._refreshing:
+            task = asyncio.ensure_future(self._refresh_quietly(device_id))
+            self._refreshing[device_id] = task
+            task.add_done_callback(lambda _: self._refreshing.pop(device_id, None))
+
+    async def _refresh_quietly(self, device_id: str) -> None:
+        try:
+            await self.refresh_device(device_id)
+        except DeviceError as e:  # already marked unavailable; the next command will say so
+            log.info("reading back %s failed: %s", device_id, e)
+
+    async def settle(self) -> None:
+        """Wait for the read-backs of recent commands, so the states are current."""
+        while self._refreshing:
+            await asyncio.gather(*list(self._refreshing.values()), return_exceptions=True)
 
     def driver_for(self, entity_id: str) -> Driver:
         return self.drivers[self._device_of[entity_id]]

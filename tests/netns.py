@@ -16,6 +16,7 @@ import json
 import os
 import selectors
 import shutil
+import socket
 import subprocess
 import sys
 import uuid
@@ -49,9 +50,11 @@ def namespaces() -> set[str]:
     return {line.split()[0] for line in ip("netns", "list").splitlines() if line.strip()}
 
 
-def in_root_namespace() -> bool:
-    """True when this process shares the network namespace of PID 1 (the host's LAN)."""
-    return os.readlink("/proc/self/ns/net") == os.readlink("/proc/1/ns/net")
+def only_loopback() -> bool:
+    """True when this process's network namespace has no interface but `lo`, so multicast
+    sent from here cannot reach any LAN. (/proc/1/ns/net is not readable in every container,
+    so this does not compare namespaces.)"""
+    return [name for _, name in socket.if_nameindex()] == ["lo"]
 
 
 @contextlib.contextmanager
