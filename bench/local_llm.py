@@ -8,7 +8,7 @@
 3. `intent_accuracy(model, ...)`: the local path on Home Assistant's English intent sentences
    (../shared/benchmarks/intents-en); not run by default (`--intents N` runs N files).
 
-Run: .venv/bin/python bench/local_llm.py [--model PATH] [--runs 3] [--intents 0]
+Run: .venv/bin/python bench/local_llm.py [--model PATH] [--runs 5] [--intents 0]
 (or python -m bench.local_llm from the repository root)
 """
 from __future__ import annotations
@@ -83,13 +83,14 @@ def throughput(model: LocalModel, raw: Llama, runs: int) -> dict[str, list[float
     """Tokens/s for both paths, interleaved run by run so machine load affects both alike."""
     out: dict[str, list[float]] = {k: [] for k in ("local_prompt", "raw_prompt", "local_gen", "raw_gen")}
     raw_prompt = ChatPrompt(raw, model.config.chat_format)
-    for _ in range(runs):
-        system = f"Session {uuid.uuid4().hex}.\n{system_text()}"  # never seen: a cold prompt
+
+    def local(system: str) -> None:
         model.complete(system, REPLY_TURN, TOOLS)
         timing = model.last_timing
         out["local_prompt"].append(timing.evaluated_tokens / timing.prompt_seconds)
         out["local_gen"].append(timing.completion_tokens / timing.generation_seconds)
 
+    def plain(system: str) -> None:
         tokens = raw_prompt.tokens(system, REPLY_TURN)
         raw.reset()
         started = time.perf_counter()
@@ -98,6 +99,11 @@ def throughput(model: LocalModel, raw: Llama, runs: int) -> dict[str, list[float
         started = time.perf_counter()
         done = raw.create_completion(prompt=tokens, max_tokens=model.limits.reply_tokens, temperature=0.0)
         out["raw_gen"].append(done["usage"]["completion_tokens"] / (time.perf_counter() - started))
+
+    for run in range(runs):
+        system = f"Session {uuid.uuid4().hex}.\n{system_text()}"  # never seen: a cold prompt
+        for step in (local, plain) if run % 2 == 0 else (plain, local):
+            step(system)
     return out
 
 
@@ -199,7 +205,7 @@ def _row(label: str, local: float, raw: float, target: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=default_model_path())
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--intents", type=int, default=0, help="intent test files to score (0: skip)")
     parser.add_argument("--intents-dir", type=Path, default=Path(__file__).resolve().parents[2] / "shared/benchmarks/intents-en")
     args = parser.parse_args()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -38,6 +39,12 @@ GUIDE = """\
 """
 
 
+# A standing order in soul.md that keeps camera pictures in the house.
+IMAGES_POLICY = re.compile(r"camera (images|pictures|photos|snapshots) never leave the house", re.IGNORECASE)
+# "privately, what's the spa temperature?" keeps this one message on the local model.
+PRIVATELY = re.compile(r"^\s*privately\b[\s,:;-]*", re.IGNORECASE)
+
+
 @dataclass
 class TurnResult:
     reply: str
@@ -63,6 +70,7 @@ class Agent:
         router: Router,
         max_iterations: int = 6,
         fastpath: FastPath | None = None,
+        images_stay_local: bool = False,
     ):
         self.store = store
         self.soul = soul
@@ -72,6 +80,7 @@ class Agent:
         self.router = router
         self.max_iterations = max_iterations
         self.fastpath = fastpath
+        self.images_stay_local = images_stay_local  # camera pictures never go to the cloud
         self._lanes: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.owner_notices: list[str] = []  # told with the owner's next reply
 
@@ -80,6 +89,9 @@ class Agent:
         async with self._lanes[caller.chat_id]:
             self.store.ensure_chat(caller.chat_id, caller.channel)
             self.store.add_message(caller.chat_id, "user", text)
+            if PRIVATELY.match(text):
+                text, private = PRIVATELY.sub("", text, count=1), True
+            private = private or self.store.chat_private(caller.chat_id)
             result = await self._turn(text, caller, private)
             if caller.role == "owner":
                 notices = self.soul.take_notices() + self.owner_notices
@@ -103,6 +115,8 @@ class Agent:
             except ModelUnavailable as e:
                 return TurnResult(_unavailable_reply(e, actions), actions, backend)
             backend = reply.backend
+            # A turn that fell back to the local model finishes there; the next turn tries the cloud.
+            private = private or backend == "local"
             if not reply.tool_uses:
                 text = reply.text or "Done."
                 if backend == "local":
@@ -116,6 +130,8 @@ class Agent:
                 blocks.append({"type": "tool_use", "id": use.id, "name": use.name, "input": use.input})
                 action = await self.executor.run(use.name, use.input, caller)
                 actions.append(action)
+                if action.images and (self.images_stay_local or IMAGES_POLICY.search(self.soul.text())):
+                    private = True  # the rest of this turn must not send the picture out
                 results.append(_tool_result(use.id, action))
             prompt.messages += [{"role": "assistant", "content": blocks},
                                 {"role": "user", "content": results}]

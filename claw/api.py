@@ -9,6 +9,7 @@ from fastapi import Body, Depends, FastAPI, HTTPException, Request
 from pydantic import BaseModel, Field
 
 import claw
+from claw import channels_api
 from claw.service import Claw
 from claw.soul import SoulError
 from claw.tools import Caller
@@ -128,4 +129,5 @@ def create_app(service: Claw) -> FastAPI:
             raise HTTPException(404, f"No fact #{fact_id}.")
         return {"forgotten": fact.text}
 
+    app.include_router(channels_api.router(service.channels))
     return app

@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     chat = sub.add_parser("chat", help="talk to the running service from this terminal")
     chat.add_argument("--chat-id", default="terminal")
     sub.add_parser("doctor", help="check the configuration and what is reachable")
+    sub.add_parser("pair", help="print a one-time code; send it to the bot to pair with the house")
     demo = sub.add_parser("demo", help="start an emulated house and chat with Claw about it")
     demo.add_argument("--home", type=Path, help="a home file (YAML) instead of the built-in demo house")
     demo.add_argument("--serve", action="store_true", help="serve the API only, no terminal chat")
@@ -42,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         return run(config)
     if args.command == "chat":
         return chat_loop(config, args.chat_id)
+    if args.command == "pair":
+        return pair(config)
     if args.command == "demo":
         from claw.demo import run_demo
 
@@ -57,6 +60,27 @@ def run(config: Config) -> int:
 
     app = create_app(Claw(config))
     uvicorn.run(app, host=config.http.host, port=config.http.port, log_level="warning")
+    return 0
+
+
+def pair(config: Config) -> int:
+    """Writes the code straight into the store: it works whether or not the service is running."""
+    from claw.pairing import Pairing, PairingError
+    from memory.store import Store
+    from messaging.outbox import Outbox
+
+    config.home.mkdir(parents=True, exist_ok=True)
+    store = Store(config.db_path)
+    try:
+        code, _ = Pairing(store, Outbox(store.db)).new_code()
+    except PairingError as e:
+        print(f"claw: {e}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    print(code)
+    print("Send this code to your Claw bot on Telegram within 10 minutes. The first person to "
+          "pair becomes the owner; later people need the owner's approval.", file=sys.stderr)
     return 0
 
 

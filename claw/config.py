@@ -6,6 +6,7 @@ prints it and exits with status 2.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -60,9 +61,24 @@ class DiscoveryConfig:
 
 
 @dataclass
+class PrivacyConfig:
+    # Camera pictures are looked at by the local model only, never sent to the cloud.
+    images_stay_local: bool = False
+
+
+@dataclass
+class AlertsConfig:
+    quiet_hours: str = ""  # "22:00-07:00": alerts arrive silently then (urgent ones still ring)
+    camera_interval: float = 5.0  # seconds between snapshots for camera-change alerts
+    heartbeat_minutes: float = 60.0  # 0 turns the heartbeat off
+    heartbeat_daily_tokens: int = 30_000
+
+
+@dataclass
 class AgentConfig:
     max_tool_iterations: int = 6
     device_timeout: float = 3.0
+    confirm_timeout: float = 60.0  # seconds the owner has to confirm a security action
 
 
 @dataclass
@@ -75,6 +91,8 @@ class Config:
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
     home_assistant: HomeAssistantConfig = field(default_factory=HomeAssistantConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
     @property
     def db_path(self) -> Path:
@@ -97,6 +115,8 @@ SECTIONS = {
     "discovery": DiscoveryConfig,
     "home_assistant": HomeAssistantConfig,
     "agent": AgentConfig,
+    "privacy": PrivacyConfig,
+    "alerts": AlertsConfig,
 }
 
 # Environment variable -> (section, key). The SDK's own variables are honoured the way it does.
@@ -105,10 +125,12 @@ ENV = {
     "ANTHROPIC_BASE_URL": ("anthropic", "base_url"),
     "CLAW_MODEL": ("anthropic", "model"),
     "TELEGRAM_BOT_TOKEN": ("telegram", "token"),
+    "TELEGRAM_BASE_URL": ("telegram", "base_url"),
     "CLAW_HTTP_HOST": ("http", "host"),
     "CLAW_HTTP_PORT": ("http", "port"),
     "CLAW_HTTP_TOKEN": ("http", "token"),
     "CLAW_LOCAL_MODEL": ("local", "model_path"),
+    "CLAW_DISCOVERY": ("discovery", "enabled"),
     "CLAW_DISCOVERY_INTERFACES": ("discovery", "interfaces"),
     "HOME_ASSISTANT_TOKEN": ("home_assistant", "token"),
 }
@@ -202,3 +224,8 @@ def _check(config: Config) -> None:
         raise ConfigError("agent.device_timeout must be a positive number of seconds")
     if config.local.model_path and not Path(config.local.model_path).expanduser().is_file():
         raise ConfigError(f"local.model_path: no file at {config.local.model_path}")
+    quiet = config.alerts.quiet_hours.replace(" ", "")
+    if quiet and not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d-([01]?\d|2[0-3]):[0-5]\d", quiet):
+        raise ConfigError(f"alerts.quiet_hours must look like 22:00-07:00, got {quiet!r}")
+    if config.agent.confirm_timeout <= 0:
+        raise ConfigError("agent.confirm_timeout must be a positive number of seconds")

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 
 from claw.api import create_app
 from claw.config import Config
@@ -29,26 +30,37 @@ def run_demo(config: Config, home_file: Path | None, chat: bool) -> int:
     return asyncio.run(_demo(config, spec, chat))
 
 
-async def _demo(config: Config, spec: homefile.HomeSpec, chat: bool) -> int:
-    house = EmulatedHouse(spec, "127.0.0.1")
+def demo_service(config: Config, house: EmulatedHouse) -> Claw:
+    """A Claw that finds the emulated house over loopback discovery, as it would a real one."""
     # Discovery stays on loopback: the demo must never multicast on the real network.
     config.discovery.enabled = True
     config.discovery.interfaces = ["127.0.0.1"]
     config.discovery.ssdp_interval = 5.0
     config.home_assistant.token = house.ha_token
-    await house.start()
     service = Claw(config)
-    for area in spec.areas:  # the owner's floor plan, as they would tell it once
+    for area in house.spec.areas:  # the owner's floor plan, as they would tell it once
         service.home.set_area(area.name, floor=area.floor, aliases=area.aliases)
+    return service
+
+
+def demo_app(service: Claw, house: EmulatedHouse) -> FastAPI:
     app = create_app(service)
 
     @app.post("/api/demo/reset", tags=["demo"])
     async def reset() -> dict[str, int]:
         """Put every emulated entity back to the home file's initial state."""
-        await house.reset()
+        house.reset_states()
         await service.home.refresh_all()
-        return {"entities": len(spec.entities)}
+        return {"entities": len(house.spec.entities)}
 
+    return app
+
+
+async def _demo(config: Config, spec: homefile.HomeSpec, chat: bool) -> int:
+    house = EmulatedHouse(spec, "127.0.0.1")
+    await house.start()
+    service = demo_service(config, house)
+    app = demo_app(service, house)
     server = uvicorn.Server(uvicorn.Config(app, host=config.http.host, port=config.http.port,
                                            log_level="warning"))
     serving = asyncio.create_task(server.serve())

@@ -44,7 +44,16 @@ def register(registry: ToolRegistry, store: Store, soul: Soul) -> None:
             raise ToolError(str(e)) from None
         return "soul.md updated; it applies from the next message."
 
+    async def set_chat_privacy(ctx: ToolContext,
+                               private: Annotated[bool, "true: only the local model; false: Claude again"]) -> str:
+        """Keeps this chat on the house's local model only (nothing goes to the cloud), or
+        lets it use Claude again."""
+        store.set_chat_private(ctx.caller.chat_id, private)
+        return ("This chat now stays on the local model." if private
+                else "This chat may use Claude again.")
+
     registry.add(remember)
+    registry.add(set_chat_privacy)
     registry.add(recall)
     registry.add(forget)
     registry.add(read_soul)

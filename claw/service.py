@@ -1,13 +1,16 @@
 """Wires the parts of one running Claw together from its configuration."""
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from claw import home_tools, house_tools, memory_tools
 from claw.agent import Agent
+from claw.chats import Channels
 from claw.claude import ClaudeBackend
 from claw.config import Config
 from claw.executor import Executor
+from claw.local import LocalBackend
 from claw.house import House
 from claw.router import Router
 from claw.soul import Soul
@@ -30,15 +33,21 @@ class Claw:
         home_tools.register(self.registry, self.executor, self.home)
         memory_tools.register(self.registry, self.store, self.soul)
         cloud = ClaudeBackend(config.anthropic) if config.anthropic.api_key else None
-        self.router = Router(cloud, None)
+        self.local = LocalBackend(config.local, self.home) if config.local.model_path else None
+        self.router = Router(cloud, self.local)
+        self._warming: asyncio.Future[None] | None = None
         self.agent = Agent(
             self.store, self.soul, self.home, self.registry, self.executor, self.router,
             max_iterations=config.agent.max_tool_iterations,
+            images_stay_local=config.privacy.images_stay_local,
         )
         self.house = House(self.home, self.store, self.notify, config.discovery.interfaces,
                            ssdp_interval=config.discovery.ssdp_interval,
                            ha_token=config.home_assistant.token)
         house_tools.register(self.registry, self.house)
+        # Telegram, pairing, confirmations, alerts and the heartbeat.
+        self.channels = Channels(config, self.store, self.soul, self.home, self.registry,
+                                 self.executor, self.router, self.agent)
 
     async def notify(self, text: str) -> None:
         """Tell the owner something unprompted (devices found, a problem to fix)."""
@@ -49,9 +58,15 @@ class Claw:
     async def start(self) -> None:
         if self.config.discovery.enabled:
             await self.house.start()
+        if self.local is not None:
+            self._warming = asyncio.ensure_future(self.local.warm())
+        await self.channels.start()
         log.info("Claw is up; data in %s", self.config.home)
 
     async def stop(self) -> None:
+        await self.channels.stop()
+        if self._warming is not None:
+            await self._warming  # a model load in a thread cannot be cancelled
         if self.config.discovery.enabled:
             await self.house.stop()
         for driver in list(self.home.drivers.values()):

@@ -2,8 +2,10 @@
 
 What to look for comes from `devices.manifest`. Each device is reported once through
 `on_found`, however many ways it is seen (mDNS and SSDP; aliases are family+uid and
-family+host:port), and once through `on_lost` when the last way of seeing it is gone: an
-mDNS goodbye/expiry, an SSDP byebye, or no SSDP answer for three search intervals.
+family+host:port), again under the same key only if it moves to a new address, and once
+through `on_lost` when the last way of seeing it is gone: an mDNS goodbye/expiry, an SSDP
+byebye, or no SSDP answer for three search intervals. SSDP arrivals are heard from NOTIFY
+ssdp:alive as well as from the periodic M-SEARCH (the first goes out at start).
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ LOST_AFTER_INTERVALS = 3
 
 @dataclass
 class Found:
-    """One device on the network, as first seen."""
+    """One device on the network: as first seen, or as seen after it moved."""
 
     key: str  # stable id: "sonos:RINCON_000E58A0B1C201400", "hue:001788fffe23bf47"
     family: str
@@ -64,7 +66,8 @@ def parse_ssdp(data: bytes) -> tuple[str, dict[str, str]]:
 
 
 def format_ssdp(start_line: str, headers: dict[str, str]) -> bytes:
-    return ("\r\n".join([start_line, *(f"{k}: {v}" for k, v in headers.items())]) + "\r\n\r\n").encode()
+    lines = [start_line, *(f"{k}: {v}" for k, v in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
 def multicast_sender(bind_host: str, interface: str) -> socket.socket:
@@ -122,6 +125,10 @@ def ipv4_addresses(interfaces: list[str] | Literal["all"]) -> list[str]:
             raise ValueError(f"{item!r} is neither an IPv4 address nor an interface with one")
         out.extend(named)
     return out
+
+
+def _address_alias(found: Found) -> str:
+    return f"{found.family}@{found.host}:{found.port}"
 
 
 def _usn_uid(usn: str) -> str:
@@ -221,7 +228,7 @@ class Discovery:
             await result
 
     async def _seen(self, found: Found, source: str, uid: str | None) -> None:
-        aliases = {f"{found.family}@{found.host}:{found.port}"}
+        aliases = {found.key, _address_alias(found)}
         if uid:
             aliases.add(f"{found.family}:{uid}")
         now = asyncio.get_running_loop().time()
@@ -236,13 +243,17 @@ class Discovery:
         record = self._records[key]
         moved = set(record.sources) == {source} and (found.host, found.port) != (
             record.found.host, record.found.port)
+        if moved:  # its only sighting now points elsewhere (new DHCP lease, new port)
+            old = _address_alias(record.found)
+            record.aliases.discard(old)
+            self._by_alias.pop(old, None)
+            record.found = Found(key, found.family, found.host, found.port, found.name,
+                                 found.properties, found.source)
         record.sources[source] = now
         record.aliases |= aliases
         self._by_source[source] = key
         self._by_alias.update(dict.fromkeys(aliases, key))
-        if moved:  # its only sighting now points elsewhere: tell the registry the new address
-            record.found = Found(key, found.family, found.host, found.port, found.name,
-                                 found.properties, found.source)
+        if moved:
             await self._emit(self.on_found, record.found)
 
     async def _gone(self, source: str) -> None:

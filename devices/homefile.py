@@ -184,7 +184,10 @@ def parse(text: str, where: str = "home file") -> HomeSpec:
         via = e.get("via") or default_via(domain, name, area_name)
         if via not in FAMILIES:
             raise fail(e, f"field 'via' must be one of {', '.join(FAMILIES)}, got {via!r}")
-        entity_id = f"{domain}.{slug(name)}" if via != "homeassistant" or entity_id is None else entity_id
+        if via == "sonos":  # a Sonos speaker's id comes from its room
+            entity_id = f"media_player.{slug(area_name or name)}"
+        elif via != "homeassistant" or entity_id is None:
+            entity_id = f"{domain}.{slug(name)}"
         if entity_id in seen:
             base, n = entity_id, 2
             while f"{base}_{n}" in seen:

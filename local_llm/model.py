@@ -6,7 +6,7 @@ A turn is decoded in steps, each constrained so it always parses:
    bigger ones generate the name under a grammar that allows only the candidates.
 2. args: the chosen tool's arguments, decoded under a grammar built from its JSON schema, then
    numbers clamped into range (the grammar cannot enforce minimum/maximum).
-3. reply: a short line of text, always after a tool result.
+3. reply: one short line of text (always after a tool result), never empty.
 The system text leads every prompt unchanged, so llama.cpp's KV cache reuses it across turns.
 """
 from __future__ import annotations
@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import llama_cpp
-from llama_cpp import Llama, LlamaGrammar
+import numpy as np
+from llama_cpp import Llama, LlamaGrammar, LogitsProcessorList
 
 from local_llm.api import LocalConfig, LocalReply, ToolCall, TurnTiming
 from local_llm.kv import KVFeeder
@@ -29,8 +30,6 @@ from local_llm.schema import args_grammar, choice_grammar, clamp_numbers
 
 REPLY = "reply"  # the pseudo-tool meaning "answer in words"
 CONTENT_FREE = [{"role": "user", "content": "N/A"}]
-# One line of text that starts with a visible character (so it is never empty).
-REPLY_GRAMMAR = LlamaGrammar.from_string(r"root ::= [^ \t\n<{] [^\n<]* " + '"\\n"?', verbose=False)
 
 
 @dataclass(frozen=True)
@@ -53,6 +52,11 @@ def default_model_path() -> str | None:
         return None
     found = sorted(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
     return str(found[0]) if found else None
+
+
+def _blank_tokens(llm: Llama) -> np.ndarray:
+    pieces = ((token, llm.detokenize([token])) for token in range(llm.n_vocab()))
+    return np.array([token for token, piece in pieces if not piece.strip() or b"\n" in piece], dtype=np.intc)
 
 
 class LocalModel:
@@ -78,6 +82,10 @@ class LocalModel:
         self._feeder = KVFeeder(self.llm)
         self._priors: dict[str, float] = {}  # content-free score per tool name, for `_prior_system`
         self._prior_system = ""
+        # Tokens that show no text on their own line (EOS, specials, whitespace, newlines): banned
+        # as a reply's first token so a reply is never empty. A GBNF grammar would do the same but
+        # halves generation speed (it checks the whole vocabulary at every step).
+        self._blank_tokens = _blank_tokens(self.llm)
         self.last_timing = TurnTiming()
 
     def complete(self, system: str, messages: list[dict], tools: list[dict]) -> LocalReply:
@@ -144,16 +152,33 @@ class LocalModel:
         return self._result(note[:1].upper() + note[1:] + ("." if note else ""), [ToolCall(name, args)], prompt)
 
     def _reply(self, system: str, messages: list[dict]) -> LocalReply:
+        """One line of text: its first token must show something, and it ends at a newline."""
         prompt = self._prompt.tokens(system, messages)
-        text, _ = self._generate(prompt, REPLY_GRAMMAR, self.limits.reply_tokens, self._prompt.stop)
+
+        def visible_start(input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+            if len(input_ids) == len(prompt):
+                scores[self._blank_tokens] = -np.inf
+            return scores
+
+        text, _ = self._generate(
+            prompt, None, self.limits.reply_tokens, self._prompt.stop + ["\n"], LogitsProcessorList([visible_start])
+        )
         return self._result(text.strip(), [], prompt)
 
-    def _generate(self, prompt: list[int], grammar: LlamaGrammar, max_tokens: int, stop: list[str]) -> tuple[str, bool]:
+    def _generate(
+        self,
+        prompt: list[int],
+        grammar: LlamaGrammar | None,
+        max_tokens: int,
+        stop: list[str],
+        logits_processor: LogitsProcessorList | None = None,
+    ) -> tuple[str, bool]:
         """Greedy completion of `prompt`: (text, whether it finished before max_tokens)."""
         self._feeder.feed(prompt)  # create_completion then samples at once from the cached prompt
         started = time.perf_counter()
         out = self.llm.create_completion(
-            prompt=prompt, grammar=grammar, max_tokens=max_tokens, temperature=0.0, stop=stop
+            prompt=prompt, grammar=grammar, max_tokens=max_tokens, temperature=0.0, stop=stop,
+            logits_processor=logits_processor,
         )
         self.last_timing.generation_seconds += time.perf_counter() - started
         self.last_timing.completion_tokens += out["usage"]["completion_tokens"]

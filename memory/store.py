@@ -99,6 +99,13 @@ class Store:
             ignore=True,
         )
 
+    def set_chat_private(self, chat_id: str, private: bool) -> None:
+        self.db["chats"].update(chat_id, {"private": int(private)})
+
+    def chat_private(self, chat_id: str) -> bool:
+        rows = list(self.db.query("select private from chats where id = ?", [chat_id]))
+        return bool(rows and rows[0]["private"])
+
     def add_message(self, chat_id: str, role: str, text: str) -> int:
         return self.db["messages"].insert(
             {"chat_id": chat_id, "role": role, "text": text, "created": time.time()}

@@ -9,6 +9,7 @@ from typing import AsyncIterator
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from claw import config as config_mod
 from claw.api import create_app
@@ -44,9 +45,9 @@ def make_config(home: Path, standin: AnthropicStandIn | None = None, **env: str)
 
 
 @contextlib.asynccontextmanager
-async def serve(service: Claw) -> AsyncIterator[httpx.AsyncClient]:
+async def serve(service: Claw, app: FastAPI | None = None) -> AsyncIterator[httpx.AsyncClient]:
     """The real FastAPI app on a real loopback port, and an HTTP client for it."""
-    app = create_app(service)
+    app = app or create_app(service)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     task = asyncio.create_task(server.serve())
     for _ in range(200):

@@ -18,14 +18,13 @@ from memory.store import Store
 
 
 class SmallHome:
-    def __init__(self, store: Store, hue: HueBridgeEmulator, ha: HomeAssistantEmulator):
-        self.store = store
+    def __init__(self, home: Home, executor: Executor, hue: HueBridgeEmulator,
+                 ha: HomeAssistantEmulator):
+        self.home = home
+        self.store = home.store
+        self.executor = executor
         self.hue = hue
         self.ha = ha
-        self.home = Home(store, device_timeout=1.0)
-        self.registry = ToolRegistry()
-        self.executor = Executor(self.registry, self.home)
-        home_tools.register(self.registry, self.executor, self.home)
 
     def light(self, name: str):
         return next(l for l in self.hue.lights.values() if l.name == name)
@@ -33,6 +32,18 @@ class SmallHome:
 
 @contextlib.asynccontextmanager
 async def small_home(tmp: Path) -> AsyncIterator[SmallHome]:
+    """A fresh Home with the generic tools, filled from the emulators."""
+    home = Home(Store(tmp / "claw.db"), device_timeout=1.0)
+    registry = ToolRegistry()
+    executor = Executor(registry, home)
+    home_tools.register(registry, executor, home)
+    async with devices_in(home, executor) as h:
+        yield h
+
+
+@contextlib.asynccontextmanager
+async def devices_in(home: Home, executor: Executor) -> AsyncIterator[SmallHome]:
+    """Start the emulators and adopt their devices into an existing Home (e.g. a Claw's)."""
     hue = HueBridgeEmulator()
     hue.add_light("Kitchen Ceiling", "Kitchen")
     hue.add_light("Kitchen Pendant", "Kitchen")
@@ -47,7 +58,7 @@ async def small_home(tmp: Path) -> AsyncIterator[SmallHome]:
                                                   "device_class": "garage", "current_position": 0})
     await hue.start()
     await ha.start()
-    h = SmallHome(Store(tmp / "claw.db"), hue, ha)
+    h = SmallHome(home, executor, hue, ha)
     hue.press_link_button()
     hue_driver = HueDriver(Device("hue:1", "hue", "Hue Bridge", hue.host, hue.port), None, timeout=1.0)
     await hue_driver.pair()

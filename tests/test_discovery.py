@@ -164,6 +164,23 @@ async def scenario_both_protocols() -> list[dict[str, Any]]:
     return rec.events
 
 
+async def scenario_moved() -> list[dict[str, Any]]:
+    """A speaker that comes back at another address is reported again, under the same key."""
+    adv = Advertiser("127.0.0.1")
+    await adv.start()
+    rec = Recorder()
+    discovery = Discovery(["127.0.0.1"], rec.found, rec.lost)
+    await discovery.start()
+    await adv.add_ssdp(*sonos_ssdp("RINCON_000E58A0B1C701400", "127.0.0.27"))
+    await rec.wait(lambda: rec.count("found") >= 1, 5)
+    await adv.add_ssdp(*sonos_ssdp("RINCON_000E58A0B1C701400", "127.0.0.28", 1401))
+    await rec.wait(lambda: rec.count("found") >= 2, 5)
+    await asyncio.sleep(0.3)
+    await discovery.stop()
+    await adv.stop()
+    return rec.events
+
+
 async def scenario_ssdp_silent() -> list[dict[str, Any]]:
     """A speaker whose process dies (no byebye) is lost after three silent search rounds."""
     rec = Recorder()
@@ -312,6 +329,14 @@ def test_device_seen_by_mdns_and_ssdp_reported_once() -> None:
     assert kinds == ["found", "removing mdns", "removing ssdp", "lost"], events
     assert events[0]["host"] == "127.0.0.24" and events[0]["port"] == 1400
     assert events[3]["key"] == events[0]["key"]
+
+
+def test_device_at_a_new_address_is_reported_again() -> None:
+    with netns.namespace() as ns:
+        events = netns.run_in(ns, MODULE, "scenario_moved")
+    assert [(e["event"], e["key"], e["host"], e["port"]) for e in events] == [
+        ("found", "sonos:RINCON_000E58A0B1C701400", "127.0.0.27", 1400),
+        ("found", "sonos:RINCON_000E58A0B1C701400", "127.0.0.28", 1401)]
 
 
 def test_silent_ssdp_device_is_lost_after_three_intervals() -> None:

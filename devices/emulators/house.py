@@ -15,7 +15,7 @@ from devices.emulators.camera import CameraEmulator
 from devices.emulators.homeassistant import HomeAssistantEmulator
 from devices.emulators.hue import HueBridgeEmulator
 from devices.emulators.shelly import ShellyEmulator
-from devices.emulators.sonos import SonosEmulator
+from devices.emulators.sonos import DEFAULT_QUEUE, ZONEPLAYER, SonosEmulator, Track
 from devices.emulators.wled import WledEmulator
 from devices.homefile import EntitySpec, HomeSpec
 
@@ -54,7 +54,9 @@ class EmulatedHouse:
             elif e.via == "sonos":
                 if sonos_host > 254:
                     raise homefile.HomeFileError("too many Sonos speakers (at most 225)")
-                self.sonos[e.entity_id] = SonosEmulator(f"127.0.0.{sonos_host}", e.area or e.name)
+                self.sonos[e.entity_id] = SonosEmulator(
+                    f"127.0.0.{sonos_host}", e.area or e.name,
+                    household=f"Sonos_{homefile.slug(self.spec.name)}")
                 sonos_host += 1
             elif e.via == "shelly":
                 self.shelly[e.entity_id] = ShellyEmulator(
@@ -71,50 +73,46 @@ class EmulatedHouse:
         for e in self.spec.entities:
             _RESET[e.via](self, e)
 
-    async def reset(self) -> None:
-        self.reset_states()
-
     async def start(self) -> None:
         await self.advertiser.start()
+        # mDNS registration probes for about a second each, so the devices register in parallel.
+        adverts = []
         if self._hue_lights:
             await self.hue.start()
             self.hue.press_link_button()  # as the owner would when Claw asks
-            await self.advertiser.add_mdns("_hue._tcp.local.", self.hue.name, self.interface,
-                                           self.hue.port, {"bridgeid": self.hue.bridge_id.lower(),
-                                                           "modelid": "BSB002"})
+            adverts.append(self.advertiser.add_mdns(
+                "_hue._tcp.local.", self.hue.name, self.interface, self.hue.port,
+                {"bridgeid": self.hue.bridge_id.lower(), "modelid": "BSB002"}))
         if any(e.via == "homeassistant" for e in self.spec.entities):
             await self.ha.start()
             uuid = hashlib.sha1(self.spec.name.encode()).hexdigest()
-            await self.advertiser.add_mdns("_home-assistant._tcp.local.", self.spec.name,
-                                           self.interface, self.ha.port,
-                                           {"uuid": uuid, "version": "2026.11.0",
-                                            "base_url": self.ha.url, "requires_api_password": "True"})
+            adverts.append(self.advertiser.add_mdns(
+                "_home-assistant._tcp.local.", self.spec.name, self.interface, self.ha.port,
+                {"uuid": uuid, "version": "2026.11.0", "base_url": self.ha.url}))
         for emu in self.sonos.values():
+            # SSDP only: a real speaker's mDNS and SSDP ports differ, which would list it twice.
             await emu.start()
-            await self.advertiser.add_ssdp(
-                "urn:schemas-upnp-org:device:ZonePlayer:1", f"uuid:{emu.uid}::urn:schemas-upnp-org:device:ZonePlayer:1",
-                emu.description_url, {"X-RINCON-HOUSEHOLD": emu.household})
-            await self.advertiser.add_mdns("_sonos._tcp.local.", f"Sonos-{emu.uid}", emu.host, emu.port,
-                                           {"info": "/api/v1/players/local/info", "hhid": emu.household})
-        for emu in self.shelly.values():
+            await self.advertiser.add_ssdp(ZONEPLAYER, emu.ssdp_usn, emu.description_url,
+                                           emu.ssdp_headers)
+        for entity_id, emu in self.shelly.items():
             await emu.start()
-            await self.advertiser.add_mdns("_shelly._tcp.local.", emu.device_id, self.interface,
-                                           emu.port, {"id": emu.device_id, "gen": "2",
-                                                      "app": emu.app, "area": self._area(self.shelly, emu)})
-        for emu in self.wled.values():
+            adverts.append(self.advertiser.add_mdns(
+                "_shelly._tcp.local.", emu.device_id, self.interface, emu.port,
+                {"id": emu.device_id, "gen": "2", "app": emu.app, "area": self._area(entity_id)}))
+        for entity_id, emu in self.wled.items():
             await emu.start()
-            await self.advertiser.add_mdns("_wled._tcp.local.", emu.name, self.interface, emu.port,
-                                           {"mac": emu.mac, "area": self._area(self.wled, emu)})
-        for emu in self.cameras.values():
+            adverts.append(self.advertiser.add_mdns(
+                "_wled._tcp.local.", emu.name, self.interface, emu.port,
+                {"mac": emu.mac, "area": self._area(entity_id)}))
+        for entity_id, emu in self.cameras.items():
             await emu.start()
-            cam_id = hashlib.sha1(emu.name.encode()).hexdigest()[:12]
-            await self.advertiser.add_mdns("_claw-camera._tcp.local.", emu.name, self.interface,
-                                           emu.port, {"id": cam_id, "area": self._area(self.cameras, emu)})
+            adverts.append(self.advertiser.add_mdns(
+                "_claw-camera._tcp.local.", emu.name, self.interface, emu.port,
+                {"id": hashlib.sha1(emu.name.encode()).hexdigest()[:12], "area": self._area(entity_id)}))
+        await asyncio.gather(*adverts)
 
-    def _area(self, table: dict[str, Any], emu: Any) -> str:
-        entity_id = next(k for k, v in table.items() if v is emu)
-        spec = next(e for e in self.spec.entities if e.entity_id == entity_id)
-        return spec.area or ""
+    def _area(self, entity_id: str) -> str:
+        return next(e.area or "" for e in self.spec.entities if e.entity_id == entity_id)
 
     async def stop(self) -> None:
         await self.advertiser.stop()
@@ -141,13 +139,18 @@ def _reset_wled(house: EmulatedHouse, e: EntitySpec) -> None:
 
 
 def _reset_sonos(house: EmulatedHouse, e: EntitySpec) -> None:
-    house.sonos[e.entity_id].reset_state(
-        transport={"playing": "PLAYING", "paused": "PAUSED_PLAYBACK"}.get(e.state, "STOPPED"),
-        volume=round(float(e.attributes.get("volume_level", 0.2)) * 100),
-        muted=bool(e.attributes.get("is_volume_muted", False)),
-        title=e.attributes.get("media_title", ""),
-        artist=e.attributes.get("media_artist", ""),
-    )
+    emu = house.sonos[e.entity_id]
+    queue = list(DEFAULT_QUEUE)
+    if e.attributes.get("media_title"):
+        queue[0] = Track(e.attributes["media_title"], e.attributes.get("media_artist", ""),
+                         f"x-file-cifs://nas/music/{homefile.slug(e.attributes['media_title'])}.flac",
+                         duration="0:04:00")
+    state = emu.state
+    state.queue, state.queue_index, state.stream = queue, 0, None
+    state.uri = emu.queue_uri
+    state.transport = {"playing": "PLAYING", "paused": "PAUSED_PLAYBACK"}.get(e.state, "STOPPED")
+    state.volume = round(float(e.attributes.get("volume_level", 0.2)) * 100)
+    state.mute = bool(e.attributes.get("is_volume_muted", False))
 
 
 def _reset_shelly(house: EmulatedHouse, e: EntitySpec) -> None:

@@ -1,0 +1,252 @@
+"""Chat channels inside the service: what happens to a paired person's message once the gate
+has let it into the inbox (commands, an agent turn, button presses), and the wiring of pairing,
+confirmations, alerts, the heartbeat and the Telegram channel.
+
+Each chat is a lane: its messages are answered one at a time, in order; chats run in parallel.
+Button presses skip the lane, because the turn they answer may be waiting for them.
+A reply is queued in the outbox in the same transaction that marks its message done.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any, AsyncContextManager
+
+from claw.agent import Agent
+from claw.alerts import Alerts
+from claw.config import Config
+from claw.confirmations import Confirmations
+from claw.executor import Executor
+from claw.heartbeat import Heartbeat
+from claw.pairing import CODE_TTL, Pairing, PairingError, Person
+from claw.router import Router
+from claw.soul import Soul
+from claw.tools import Caller, ToolRegistry
+from devices.home import Home
+from memory.store import Store
+from messaging.inbox import Arrival, Inbox, InboxItem
+from messaging.outbox import Outbox
+from messaging.telegram import TelegramChannel, command, split_text
+
+log = logging.getLogger(__name__)
+
+HELP = """\
+Tell me what you want in plain words: "kitchen lights to 30%", "is the garage open?", "tell me \
+if the garage is open more than 10 minutes", "when someone is in the driveway send me a picture".
+
+/status how the house and I are doing
+/devices everything I can see
+/private answer your next message with the house's local model only"""
+OWNER_HELP = "\n/pair a one-time code to let someone else in"
+
+
+class Channels:
+    def __init__(self, config: Config, store: Store, soul: Soul, home: Home, registry: ToolRegistry,
+                 executor: Executor, router: Router, agent: Agent):
+        self.store = store
+        self.home = home
+        self.router = router
+        self.agent = agent
+        self.inbox = Inbox(store.db)
+        self.outbox = Outbox(store.db)
+        self.pairing = Pairing(store, self.outbox)
+        self.confirmations = Confirmations(store, self.outbox, self.pairing, config.agent.confirm_timeout)
+        executor.confirmer = self.confirmations.confirm
+        self.alerts = Alerts(store, home, self.outbox, self.pairing, router, soul,
+                             config.alerts.quiet_hours, config.alerts.camera_interval)
+        self.alerts.register(registry)
+        self.heartbeat = Heartbeat(store, home, soul, router, self.alerts,
+                                   config.alerts.heartbeat_minutes, config.alerts.heartbeat_daily_tokens)
+        self._wake = asyncio.Event()
+        self.telegram: TelegramChannel | None = None
+        if config.telegram.token:
+            self.telegram = TelegramChannel(config.telegram.token, config.telegram.base_url, store.db,
+                                            self.inbox, self.outbox, self.pairing.admit, self._wake.set)
+        self._lanes: dict[str, asyncio.Task[None]] = {}
+        self._presses: dict[int, asyncio.Task[None]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        await self.alerts.start()
+        self._tasks.append(asyncio.create_task(self._work()))
+        if self.heartbeat.interval > 0:
+            self._tasks.append(asyncio.create_task(self.heartbeat.run()))
+        if self.telegram is not None:
+            await self.telegram.start()
+
+    async def stop(self) -> None:
+        tasks = [*self._tasks, *self._lanes.values(), *self._presses.values()]
+        for task in tasks:
+            task.cancel()  # an unfinished turn stays `new` in the inbox and runs again next start
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self.telegram is not None:
+            await self.telegram.stop()
+        await self.alerts.stop()
+
+    # -- the inbox worker ------------------------------------------------------------------
+    async def _work(self) -> None:
+        while True:
+            self._wake.clear()
+            for item in self.inbox.pending():
+                a = item.arrival
+                if a.is_callback:
+                    if item.id not in self._presses:
+                        self._presses[item.id] = self._spawn(self._press(item))
+                    continue
+                lane = f"{a.channel}:{a.chat_id}"
+                if lane not in self._lanes or self._lanes[lane].done():
+                    self._lanes[lane] = self._spawn(self._lane(a.channel, a.chat_id))
+            await self._wake.wait()
+
+    def _spawn(self, coro: Any) -> asyncio.Task[None]:
+        task = asyncio.create_task(coro)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._wake.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a chat task failed", exc_info=task.exception())
+
+    async def _lane(self, channel: str, chat_id: str) -> None:
+        while True:
+            item = next((i for i in self.inbox.pending() if not i.arrival.is_callback
+                         and (i.arrival.channel, i.arrival.chat_id) == (channel, chat_id)), None)
+            if item is None:
+                return
+            try:
+                await self._message(item)
+            except Exception:  # a bug must not wedge the chat: say so, log it, move on
+                log.exception("handling message %s failed", item.id)
+                self._answer(item, "Something went wrong on my side with that message; it's "
+                                   "in the log. Please try again.")
+
+    async def _message(self, item: InboxItem) -> None:
+        a = item.arrival
+        person = self.pairing.person(a.channel, a.user_id)
+        if person is None or not person.paired:  # unpaired since it arrived
+            self.inbox.finish(item.id)
+            return
+        cmd = command(a.text)
+        if not a.text.strip():
+            self._answer(item, "I can only read text messages for now.")
+        elif cmd is not None:
+            self._answer(item, *self._command(cmd[0], person, a))
+        else:
+            caller = Caller(role=person.role, chat_id=f"{a.channel}:{a.chat_id}", channel=a.channel)
+            private = self.store.get_setting(_private_key(a)) == "1"
+            async with self._typing(a):
+                result = await self.agent.handle(a.text, caller, private=private)
+            photos = [image for action in result.actions for image in action.images]
+            self._answer(item, result.reply, photos=photos, private_used=private)
+
+    def _answer(self, item: InboxItem, text: str, private_next: bool = False,
+                photos: list[bytes] | None = None, private_used: bool = False) -> None:
+        a = item.arrival
+        with self.store.db.atomic():
+            for n, piece in enumerate(split_text(text)):
+                self.outbox.put(a.channel, a.chat_id, f"reply:{item.id}:{n}", piece)
+            for n, photo in enumerate(photos or []):
+                self.outbox.put(a.channel, a.chat_id, f"reply:{item.id}:photo{n}", photo=photo)
+            if private_next or private_used:
+                self.store.set_setting(_private_key(a), "1" if private_next else "0")
+            self.inbox.finish(item.id)
+
+    def _typing(self, a: Arrival) -> AsyncContextManager[None]:
+        if a.channel == "telegram" and self.telegram is not None:
+            return self.telegram.typing(a.chat_id)
+        return contextlib.nullcontext()
+
+    # -- commands --------------------------------------------------------------------------
+    def _command(self, name: str, person: Person, a: Arrival) -> tuple[str, bool]:
+        """The reply to a command, and whether the next message is to stay private."""
+        owner = person.role == "owner"
+        if name == "start":
+            return f"Hi {person.name or 'there'}, I run this house. Ask me anything about it.\n\n" \
+                   + HELP + (OWNER_HELP if owner else ""), False
+        if name == "help":
+            return HELP + (OWNER_HELP if owner else ""), False
+        if name == "status":
+            return self.status(), False
+        if name == "devices":
+            return self.devices(), False
+        if name == "private":
+            if self.router.local is None:
+                return ("There's no local model set up (local.model_path in claw.toml), so I'd "
+                        "have to refuse your next message rather than send it out. Noted anyway: "
+                        "your next message stays in the house."), True
+            return "Your next message stays in the house: only the local model will see it.", True
+        if name == "pair":
+            if not owner:
+                return "Only the owner can let people in.", False
+            try:
+                code, _ = self.pairing.new_code()
+            except PairingError as e:
+                return f"I can't make a code: {e}.", False
+            return (f"Pairing code: {code}\nIt works once, for {CODE_TTL / 60:g} minutes. Whoever "
+                    "sends it to me asks to join; you approve them here."), False
+        return f"I don't know /{name}. /help lists what I understand.", False
+
+    def status(self) -> str:
+        entities = list(self.home.entities.values())
+        down = [e.name for e in entities if e.state == "unavailable"]
+        router = self.router
+        if router.cloud is not None:
+            model = "Claude" + (" (skipped after failures; using the local model)" if router.cloud_skipped() else "")
+        else:
+            model = "the local model" if router.local is not None else "none (simple commands only)"
+        lines = [
+            f"I'm up. {len(entities)} devices on {len(self.home.drivers)} connections"
+            + (f"; not answering: {', '.join(down)}." if down else "; all answering."),
+            f"Model: {model}.",
+            f"Waiting for your confirmation: {len(self.confirmations.pending())}.",
+            f"Alerts: {len(self.alerts.rules())}"
+            + (" (quiet hours on now)." if self.alerts.quiet.active(time.time()) else "."),
+            f"Heartbeat tokens today: {self.heartbeat.used_today()} of {self.heartbeat.daily_tokens}.",
+        ]
+        return "\n".join(lines)
+
+    def devices(self) -> str:
+        if not self.home.entities:
+            return "I haven't found any devices yet."
+        by_area: dict[str, list[str]] = {}
+        for e in sorted(self.home.entities.values(), key=lambda e: (e.area or "~", e.name)):
+            by_area.setdefault(e.area or "No area", []).append(f"{e.name}: {e.state}")
+        return "\n\n".join(f"{area}\n" + "\n".join(items) for area, items in by_area.items())
+
+    # -- button presses --------------------------------------------------------------------
+    async def _press(self, item: InboxItem) -> None:
+        a = item.arrival
+        person = self.pairing.person(a.channel, a.user_id)
+        kind, _, rest = a.callback_data.partition(":")
+        target, _, answer = rest.rpartition(":")
+        if person is None or not person.paired:
+            text = "You're not paired with this house."
+        elif kind not in ("cf", "pp") or answer not in ("y", "n"):
+            text = "That button doesn't do anything any more."
+        elif person.role != "owner":
+            text = "Only the owner can answer that."
+        elif kind == "cf":
+            text = self.confirmations.answer(target, answer == "y", by=person.id)
+        else:
+            text = self._decide(target, answer == "y", person)
+        if a.channel == "telegram" and self.telegram is not None:
+            await self.telegram.answer_callback(a.callback_id, text)
+        self.inbox.finish(item.id)
+        self._presses.pop(item.id, None)
+
+    def _decide(self, person_id: str, approve: bool, owner: Person) -> str:
+        try:
+            person = self.pairing.decide(person_id, approve, by=owner.id)
+        except PairingError as e:
+            return str(e)[0].upper() + str(e)[1:] + "."
+        text = f"{person.name} is now a member." if approve else f"{person.name} was not let in."
+        self.outbox.put(owner.channel, owner.chat_id, f"pair-done:{person_id}", text, kind="edit",
+                        options={"target": f"pair-ask:{person_id}"})
+        return text
+
+
+def _private_key(a: Arrival) -> str:
+    return f"private-next:{a.channel}:{a.chat_id}"

@@ -1,0 +1,117 @@
+"""The whole stack on the built-in demo house: emulators advertised over mDNS/SSDP, Claw
+discovering them, commands through the HTTP API. Runs inside a network namespace the test
+creates, so the multicast never touches a real network."""
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+from claw.demo import demo_app, demo_service
+from devices.emulators.house import DEMO_HOME, EmulatedHouse
+from tests import netns
+from tests.anthropic_standin import AnthropicStandIn, text_reply, tool_reply
+from tests.conftest import make_config, serve
+
+MODULE = "tests.test_demo_house"
+
+
+async def scenario_demo() -> dict:
+    assert netns.only_loopback(), "refusing to multicast outside a test namespace"
+    out: dict = {}
+    standin = AnthropicStandIn()
+    await standin.start()
+    house = EmulatedHouse.from_file(DEMO_HOME)
+    await house.start()
+    with tempfile.TemporaryDirectory() as tmp:
+        service = demo_service(make_config(Path(tmp), standin), house)
+        async with serve(service, demo_app(service, house)) as api:
+            start = time.monotonic()
+            while len(service.home.entities) < len(house.spec.entities) and time.monotonic() - start < 20:
+                await asyncio.sleep(0.05)
+            out["discovered_s"] = time.monotonic() - start
+            await asyncio.sleep(2)  # the announcement waits for a quiet moment
+            out["notices"] = list(service.agent.owner_notices)
+            devices = (await api.get("/api/devices")).json()
+            out["entities"] = {e["entity_id"]: [e["name"], e["area"], e["state"]] for e in devices["entities"]}
+
+            study = house.sonos["media_player.study"]
+            out["play"] = (await api.post("/api/tools/HassMediaUnpause", json={"area": "Study"})).json()
+            out["after_play"] = study.state.transport
+            standin.queue += [tool_reply("HassMediaPause", {"area": "Study"}), text_reply("Paused the study.")]
+            out["chat"] = (await api.post("/api/chat", json={"text": "pause the music in the study"})).json()
+            out["after_chat"] = study.state.transport
+            devices = (await api.get("/api/devices")).json()
+            out["api_state"] = {e["entity_id"]: e["state"] for e in devices["entities"]}.get(
+                "media_player.study")
+
+            lights = await api.post("/api/tools/HassTurnOn", json={"area": "Kitchen", "domain": ["light"]})
+            out["lights"] = lights.json()
+            out["hue_on"] = sorted(l.name for l in house.hue.lights.values() if l.on)
+
+            house.sonos["media_player.living_room"].fail = "offline"
+            t = time.monotonic()
+            out["offline"] = (await api.post("/api/tools/HassMediaUnpause", json={"area": "Living Room"})).json()
+            out["offline_s"] = time.monotonic() - t
+            house.sonos["media_player.living_room"].fail = None
+
+            # a security action waits for the owner's answer; nothing happens before it
+            unlock = asyncio.create_task(api.post("/api/tools/HassTurnOff", json={"name": "Front Door"}))
+            pending: list = []
+            for _ in range(100):
+                pending = (await api.get("/api/confirmations")).json()["confirmations"]
+                if pending:
+                    break
+                await asyncio.sleep(0.05)
+            out["pending"] = pending
+            out["lock_while_pending"] = house.ha.states["lock.front_door"]["state"]
+            await api.post(f"/api/confirmations/{pending[0]['id']}", json={"approve": False})
+            out["unlock"] = (await unlock).json()
+            out["lock_state"] = house.ha.states["lock.front_door"]["state"]
+
+            out["reset"] = (await api.post("/api/demo/reset")).status_code
+            out["after_reset"] = {
+                "study": study.state.transport,
+                "hue_on": sorted(l.name for l in house.hue.lights.values() if l.on),
+            }
+    await house.stop()
+    await standin.stop()
+    return out
+
+
+def test_demo_house_end_to_end():
+    with netns.namespace() as ns:
+        out = netns.run_in(ns, MODULE, "scenario_demo", timeout=90)
+    entities = out["entities"]
+    assert len(entities) == 18, sorted(entities)
+    assert out["discovered_s"] < 10
+    assert entities["media_player.study"][:2] == ["Study Speaker", "Study"]
+    assert entities["light.kitchen_ceiling"][:2] == ["Kitchen Ceiling", "Kitchen"]
+    assert entities["switch.pool_pump"][:2] == ["Pool Pump", "Garden"]
+    assert entities["climate.hallway"][1:] == ["Hallway", "heat"]
+    assert entities["cover.garage_door"][1] == "Garage"
+    assert entities["camera.driveway_camera"][1] == "Driveway"
+    assert any("two Sonos speakers" in n and "Hue bridge with 4 lights" in n for n in out["notices"]), out["notices"]
+
+    assert out["play"]["ok"] and out["after_play"] == "PLAYING"
+    # the owner hears about the found devices once, with their next reply
+    assert out["chat"]["reply"].startswith("Paused the study.\n\nI found ")
+    assert out["chat"]["actions"][0]["tool"] == "HassMediaPause" and out["chat"]["actions"][0]["ok"]
+    assert out["after_chat"] == "PAUSED_PLAYBACK"
+    assert out["api_state"] == "paused"
+
+    assert out["lights"]["ok"], out["lights"]
+    assert out["hue_on"] == ["Floor Lamp", "Kitchen Ceiling", "Kitchen Pendant"]
+
+    assert not out["offline"]["ok"]
+    assert "can't reach" in out["offline"]["result"] and "127.0.0.31" in out["offline"]["result"]
+    assert out["offline_s"] < 8
+
+    assert out["pending"][0]["what"] == "Unlock the Front Door"
+    assert out["lock_while_pending"] == "locked"
+    assert not out["unlock"]["ok"] and "not confirmed" in out["unlock"]["result"]
+    assert out["lock_state"] == "locked"
+
+    assert out["reset"] == 200
+    assert out["after_reset"] == {"study": "PAUSED_PLAYBACK", "hue_on": ["Floor Lamp"]}
