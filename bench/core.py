@@ -58,11 +58,12 @@ async def turn_overhead() -> dict[str, float]:
             "sdk_p50": pct(sdk, 50) * 1e3, "sdk_p99": pct(sdk, 99) * 1e3}
 
 
-def start_and_rss() -> dict[str, float]:
+def start_and_rss(with_key: bool) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "CLAW_HOME": tmp, "CLAW_HTTP_PORT": "18765",
-               "CLAW_DISCOVERY_INTERFACES": "127.0.0.1"}
+        env = {**os.environ, "CLAW_HOME": tmp, "CLAW_HTTP_PORT": "18765", "CLAW_DISCOVERY": "false"}
         env.pop("ANTHROPIC_API_KEY", None)
+        if with_key:  # the SDK is imported only when a key is configured
+            env["ANTHROPIC_API_KEY"] = "bench-key"
         t = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-m", "claw.cli", "run"], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -86,7 +87,7 @@ def start_and_rss() -> dict[str, float]:
 
 def main() -> None:
     o = asyncio.run(turn_overhead())
-    s = start_and_rss()
+    bare, keyed = start_and_rss(False), start_and_rss(True)
     overhead = o["turn_p50"] - o["sdk_p50"]
     print(f"{'measure':<40}{'value':>12}{'target':>12}")
     print(f"{'chat turn via HTTP API, p50 (ms)':<40}{o['turn_p50']:>12.2f}")
@@ -94,8 +95,9 @@ def main() -> None:
     print(f"{'raw SDK call to the stand-in, p50 (ms)':<40}{o['sdk_p50']:>12.2f}")
     print(f"{'turn overhead, p50 (ms)':<40}{overhead:>12.2f}{'<= 5':>12}")
     print(f"{'turn / raw SDK ratio, p50':<40}{o['turn_p50'] / o['sdk_p50']:>12.2f}")
-    print(f"{'claw run -> ready (s)':<40}{s['ready_s']:>12.2f}{'<= 2':>12}")
-    print(f"{'idle RSS (MB)':<40}{s['rss_mb']:>12.1f}{'<= 120':>12}")
+    for label, s in (("no key", bare), ("with API key", keyed)):
+        print(f"{'claw run -> ready, ' + label + ' (s)':<40}{s['ready_s']:>12.2f}{'<= 2':>12}")
+        print(f"{'idle RSS, ' + label + ' (MB)':<40}{s['rss_mb']:>12.1f}{'<= 120':>12}")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from claw import fastpath_tools, home_tools  # noqa: E402
+from claw import home_tools  # noqa: E402
 from claw.executor import Executor  # noqa: E402
 from claw.fastpath import FastPath  # noqa: E402
 from claw.tools import Caller, ToolRegistry  # noqa: E402
@@ -75,7 +75,6 @@ POOL = {"light": ["Pendant", "Spotlight"], "switch": ["Socket", "Plug"], "fan": 
         "lawn_mower": ["Mowbot"], "valve": ["Tap"], "lock": ["Bolt"], "media_player": ["Speaker"]}
 SPARE_AREA, SPARE_FLOOR = "Utility Room", "Basement"
 DEFAULT_AREA = "Hallway"
-SPEAKER_HOSTS = [f"127.0.4.{i}" for i in range(1, 7)]
 LIBRARY_MISS = "Does Not Exist"  # the one search the test data expects to find nothing
 TRACKS = [Track(f"Track {n}", "The Bench Band", f"x-file-cifs://nas/bench/{n}.flac", "Bench", "0:03:00")
           for n in range(1, 4)]
@@ -90,7 +89,6 @@ class Spec:
     area: str
     state: str
     attributes: dict[str, Any] = field(default_factory=dict)
-    role: str = "fixture"  # fixture | added | distractor
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -185,12 +183,13 @@ def build_case(path: Path, group: dict[str, Any], combos: dict[str, Any]) -> Cas
             domain = next(e.domain for e in entities if e.name.casefold() == named)
         cls = slots.get("device_class")
         extra = {"device_class": cls} if cls else {}
-        kind = [e for e in entities if e.domain == domain and (not cls or e.attributes.get("device_class") == cls)]
+        kind = [e for e in entities
+                if e.domain == domain and (not cls or e.attributes.get("device_class") == cls)]
         if not named and not [e for e in kind if place is None or e.area == place]:
             count = 1 if domain in ("climate", "vacuum", "lawn_mower", "media_player") else 2
             for name in POOL.get(domain, [])[:count]:
                 state, attrs = pre_state(intent, domain)
-                entities.append(Spec(domain, name, place or DEFAULT_AREA, state, {**attrs, **extra}, "added"))
+                entities.append(Spec(domain, name, place or DEFAULT_AREA, state, {**attrs, **extra}))
         # Distractors: the same kind of device in another room, and another kind in this room.
         areas[SPARE_AREA] = SPARE_FLOOR
         target = next((e for e in entities if e.domain == domain
@@ -202,11 +201,9 @@ def build_case(path: Path, group: dict[str, Any], combos: dict[str, Any]) -> Cas
                 spare_name = target.name  # a namesake elsewhere: only the area tells them apart
             else:
                 spare_name = f"Spare {POOL.get(domain, ['Device'])[0]}"
-            entities.append(Spec(domain, spare_name, SPARE_AREA, state,
-                                 {**target.attributes, **attrs}, "distractor"))
+            entities.append(Spec(domain, spare_name, SPARE_AREA, state, {**target.attributes, **attrs}))
             other = "switch" if domain != "switch" else "light"
-            entities.append(Spec(other, POOL[other][1], target.area, pre_state(intent, other)[0], {},
-                                 "distractor"))
+            entities.append(Spec(other, POOL[other][1], target.area, pre_state(intent, other)[0]))
 
     library = [m["title"] for m in data.get("media") or []]
     for g in data["tests"]:
@@ -369,13 +366,16 @@ LOCAL_DOMAINS = {"vacuum", "lawn_mower", "scene", "script", "person"}
 
 
 class Bench:
-    def __init__(self, tmp: Path):
+    """The emulators and drivers every home of a run shares; `home_for` builds one home."""
+
+    def __init__(self, tmp: Path, speaker_net: str = "127.0.4"):
         self.tmp = tmp
         self.ha = HomeAssistantEmulator(token="bench-token")
         self.hue = HueBridgeEmulator()
-        household = SonosHousehold(f"Sonos_bench_{int(time.time())}")
-        self.speakers = [SonosEmulator(h, "Spare", household=household, queue=list(TRACKS))
-                         for h in SPEAKER_HOSTS]
+        # Each speaker on its own loopback address (soco talks to one device per address).
+        household = SonosHousehold(f"Sonos_bench_{speaker_net.replace('.', '_')}_{time.time_ns()}")
+        self.speakers = [SonosEmulator(f"{speaker_net}.{i}", "Spare", household=household,
+                                       queue=list(TRACKS)) for i in range(1, 5)]
         self.confirmations = 0
         self.homes = 0
 
@@ -460,7 +460,6 @@ class Bench:
         registry = ToolRegistry()
         executor = Executor(registry, home, confirmer=self.confirm)
         home_tools.register(registry, executor, home)
-        fastpath_tools.register(registry, executor, home)
         return home, FastPath(home, executor), local
 
 
@@ -501,7 +500,8 @@ async def run_case(bench: Bench, case: Case, caller: Caller) -> list[Outcome]:
         if result is None:
             why = "handed to the model"
         else:
-            changed = {k for k in before if (before[k].state, before[k].attributes) != (after[k].state, after[k].attributes)}
+            changed = {k for k in before
+                       if (before[k].state, before[k].attributes) != (after[k].state, after[k].attributes)}
             if case.is_query:
                 if changed:
                     why = f"changed {sorted(changed)}"

@@ -222,9 +222,10 @@ class Alerts:
                     and entity.domain == "binary_sensor" and entity.device_class in MOTION_CLASSES)
         domains = [d for d, states in STATES.items() if rule.state in states] or None
         try:
-            return entity in resolve(self.home, name=rule.target, domain=domains)
+            found = resolve(self.home, name=rule.target, domain=domains)
         except TargetError:
             return False
+        return any(e.entity_id == entity.entity_id for e in found)  # `entity` may be newer
 
     # -- camera rules ------------------------------------------------------------------------
     async def _watch_cameras(self) -> None:

@@ -76,6 +76,7 @@ class AlertsConfig:
 
 @dataclass
 class AgentConfig:
+    language: str = "en"  # for the fast path's sentence templates
     max_tool_iterations: int = 6
     device_timeout: float = 3.0
     confirm_timeout: float = 60.0  # seconds the owner has to confirm a security action

@@ -108,7 +108,7 @@ class FastPath:
     # -- understanding ------------------------------------------------------------------------
     def understand(self, text: str, area: str | None = None) -> Command | None:
         """The command a sentence asks for, or None when it is not one we are sure of."""
-        lists = self._slot_lists()
+        lists = self.slot_lists()
         context: dict[str, Any] = {}
         speaker_area = self.home.area_named(area) if area else None
         if speaker_area is not None:
@@ -252,7 +252,7 @@ class FastPath:
         return any(wanted in normalize(f) or normalize(f) in wanted for f in favorites)
 
     # -- slot lists from the live home --------------------------------------------------------
-    def _slot_lists(self) -> dict[str, TextSlotList]:
+    def slot_lists(self) -> dict[str, TextSlotList]:
         """Names, areas and floors as hassil lists, rebuilt only when a name changes."""
         entities = self.home.entities.values()
         key = (tuple((e.entity_id, e.name, *e.aliases) for e in entities),

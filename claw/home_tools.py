@@ -79,6 +79,8 @@ def said(service: str, data: dict[str, Any], entities: list[Entity]) -> str:
         "media_next_track": "Skipped to the next track on {who}.",
         "media_previous_track": "Went back a track on {who}.",
         "unjoin": "{who} now play on their own.",
+        "start": "Started {who}.", "start_mowing": "Started {who}.",
+        "return_to_base": "Sent {who} back to the dock.", "dock": "Sent {who} back to the dock.",
     }
     if service in fixed:
         return fixed[service].format(who=who)
@@ -92,6 +94,10 @@ def said(service: str, data: dict[str, Any], entities: list[Entity]) -> str:
         return f"Set {who} to {data['hvac_mode']}."
     if service == "set_cover_position":
         return f"Set {who} to {data['position']}% open."
+    if service == "set_percentage":
+        return f"Set {who} to {data['percentage']}% speed."
+    if service == "clean_area":
+        return f"Sent {who} to clean the {data['area']}."
     if service == "play_favorite":
         return f"Playing {data['favorite']} on {who}."
     if service == "play_media":
@@ -294,9 +300,59 @@ def register(registry: ToolRegistry, executor: Executor, home: Home) -> None:
         players = targets(name, area, None, ["media_player"], service="unjoin")
         return said("unjoin", {}, await act(ctx, players, "unjoin", {}))
 
+    async def HassFanSetSpeed(ctx: ToolContext,
+                              percentage: Annotated[int, "Fan speed percent 0-100"],
+                              name: Name = None, area: AreaName = None, floor: Floor = None) -> str:
+        """Sets the speed of fans to a percentage."""
+        if not 0 <= percentage <= 100:
+            raise ToolError("percentage must be from 0 to 100")
+        fans = targets(name, area, floor, ["fan"], service="set_percentage")
+        data = {"percentage": percentage}
+        return said("set_percentage", data, await act(ctx, fans, "set_percentage", data))
+
+    async def HassVacuumStart(ctx: ToolContext, name: Name = None, area: AreaName = None,
+                              floor: Floor = None) -> str:
+        """Starts robot vacuums cleaning."""
+        return said("start", {}, await act(ctx, targets(name, area, floor, ["vacuum"], service="start"), "start", {}))
+
+    async def HassVacuumReturnToBase(ctx: ToolContext, name: Name = None, area: AreaName = None,
+                                     floor: Floor = None) -> str:
+        """Sends robot vacuums back to their dock."""
+        found = targets(name, area, floor, ["vacuum"], service="return_to_base")
+        return said("return_to_base", {}, await act(ctx, found, "return_to_base", {}))
+
+    async def HassVacuumCleanArea(ctx: ToolContext,
+                                  area: Annotated[str, "The area (room) to clean"],
+                                  name: Name = None) -> str:
+        """Sends a robot vacuum to clean one area."""
+        room = home.area_named(area)
+        if room is None:
+            known = ", ".join(sorted(home.areas)) or "none yet"
+            raise ToolError(f"I don't have an area called '{area}' (areas: {known}).")
+        vacuums = targets(name, None, None, ["vacuum"], service="clean_area")
+        if len(vacuums) > 1:
+            here = [v for v in vacuums if v.area == room.name]
+            if len(here) != 1:
+                raise ToolError(f"Which vacuum: {', '.join(v.name for v in vacuums)}?")
+            vacuums = here
+        data = {"area": room.name}
+        return said("clean_area", data, await act(ctx, vacuums, "clean_area", data))
+
+    async def HassLawnMowerStartMowing(ctx: ToolContext, name: Name = None,
+                                       area: AreaName = None) -> str:
+        """Starts lawn mowers mowing."""
+        found = targets(name, area, None, ["lawn_mower"], service="start_mowing")
+        return said("start_mowing", {}, await act(ctx, found, "start_mowing", {}))
+
+    async def HassLawnMowerDock(ctx: ToolContext, name: Name = None, area: AreaName = None) -> str:
+        """Sends lawn mowers back to their dock."""
+        return said("dock", {}, await act(ctx, targets(name, area, None, ["lawn_mower"], service="dock"), "dock", {}))
+
     for fn in (HassTurnOn, HassTurnOff, HassLightSet, HassSetVolume, HassSetVolumeRelative,
                HassMediaSearchAndPlay, HassClimateSetTemperature, HassClimateSetMode,
-               HassSetPosition, GetLiveContext, SonosPlayUri, SonosGroup, SonosUngroup):
+               HassSetPosition, GetLiveContext, SonosPlayUri, SonosGroup, SonosUngroup,
+               HassFanSetSpeed, HassVacuumStart, HassVacuumReturnToBase, HassVacuumCleanArea,
+               HassLawnMowerStartMowing, HassLawnMowerDock):
         registry.add(fn)
     registry.add(media("media_pause", "Pauses media players."), "HassMediaPause")
     registry.add(media("media_play", "Resumes media players."), "HassMediaUnpause")

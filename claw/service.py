@@ -7,9 +7,9 @@ import logging
 from claw import home_tools, house_tools, memory_tools
 from claw.agent import Agent
 from claw.chats import Channels
-from claw.claude import ClaudeBackend
 from claw.config import Config
 from claw.executor import Executor
+from claw.fastpath import FastPath
 from claw.local import LocalBackend
 from claw.house import House
 from claw.router import Router
@@ -32,13 +32,18 @@ class Claw:
         self.executor = Executor(self.registry, self.home)
         home_tools.register(self.registry, self.executor, self.home)
         memory_tools.register(self.registry, self.store, self.soul)
-        cloud = ClaudeBackend(config.anthropic) if config.anthropic.api_key else None
+        cloud = None
+        if config.anthropic.api_key:
+            from claw.claude import ClaudeBackend  # the SDK takes ~1 s to import: only when used
+
+            cloud = ClaudeBackend(config.anthropic)
         self.local = LocalBackend(config.local, self.home) if config.local.model_path else None
         self.router = Router(cloud, self.local)
         self._warming: asyncio.Future[None] | None = None
         self.agent = Agent(
             self.store, self.soul, self.home, self.registry, self.executor, self.router,
             max_iterations=config.agent.max_tool_iterations,
+            fastpath=FastPath(self.home, self.executor, config.agent.language),
             images_stay_local=config.privacy.images_stay_local,
         )
         self.house = House(self.home, self.store, self.notify, config.discovery.interfaces,

@@ -74,7 +74,8 @@ class CameraDriver:
         with Image.open(io.BytesIO(body)) as img:  # reads the header only
             width, height = img.size
         self.last_snapshot = body
-        self._attributes = {"last_snapshot_at": datetime.now(timezone.utc).isoformat(), "width": width, "height": height}
+        taken = datetime.now(timezone.utc).isoformat()
+        self._attributes = {"last_snapshot_at": taken, "width": width, "height": height}
         return body
 
     async def close(self) -> None:

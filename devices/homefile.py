@@ -55,7 +55,12 @@ class HomeSpec:
 
 
 class _Map(dict):
-    line = 0
+    line = 0  # where the mapping starts
+    lines: dict[str, int] = {}  # key -> the line it is on
+
+
+class _Seq(list):
+    lines: list[int] = []  # the line each item starts on
 
 
 class _Loader(yaml.SafeLoader):
@@ -65,10 +70,18 @@ class _Loader(yaml.SafeLoader):
 def _mapping(loader: _Loader, node: yaml.MappingNode) -> _Map:
     m = _Map(loader.construct_mapping(node, deep=True))
     m.line = node.start_mark.line + 1
+    m.lines = {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
     return m
 
 
+def _sequence(loader: _Loader, node: yaml.SequenceNode) -> _Seq:
+    s = _Seq(loader.construct_sequence(node, deep=True))
+    s.lines = [item.start_mark.line + 1 for item in node.value]
+    return s
+
+
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
 
 
 def slug(text: str) -> str:
@@ -107,35 +120,38 @@ def parse(text: str, where: str = "home file") -> HomeSpec:
     if not isinstance(data, dict):
         raise HomeFileError(f"{where}: expected a mapping with floors, areas and entities")
 
-    def fail(item: Any, msg: str) -> HomeFileError:
-        return HomeFileError(f"{where} line {getattr(item, 'line', '?')}: {msg}")
+    def fail(item: Any, msg: str, key: str | None = None) -> HomeFileError:
+        """An error at `item` (a mapping, or a line number), on the line of its `key` if given."""
+        line = item if isinstance(item, int) else item.lines.get(key) or item.line
+        return HomeFileError(f"{where} line {line}: {msg}")
 
-    def items(key: str) -> list[Any]:
-        value = data.get(key) or []
-        if not isinstance(value, list):
-            raise fail(data, f"'{key}' must be a list")
-        return value
+    def items(key: str) -> list[tuple[int, Any]]:
+        """The list under `key`, each item with its line."""
+        value = data.get(key) or _Seq()
+        if not isinstance(value, _Seq):
+            raise fail(data, f"'{key}' must be a list", key)
+        return list(zip(value.lines, value))
 
     floors: dict[str, str] = {}
-    for f in items("floors"):
+    for line, f in items("floors"):
         if isinstance(f, str):
             floors[f] = f
             continue
         if not isinstance(f, dict) or not isinstance(f.get("name") or f.get("id"), str):
-            raise fail(f, "each floor needs a name")
+            raise fail(line, "each floor needs a name")
         name = str(f.get("name") or f["id"])
         floors[str(f.get("id") or name)] = name
 
     areas: dict[str, AreaSpec] = {}  # by id and by name
     area_list: list[AreaSpec] = []
-    for a in items("areas"):
+    for line, a in items("areas"):
         if isinstance(a, str):
             a = _Map(name=a)
         if not isinstance(a, dict) or not isinstance(a.get("name") or a.get("id"), str):
-            raise fail(a, "each area needs a name")
+            raise fail(line, "each area needs a name")
         floor = a.get("floor")
         if floor is not None and not isinstance(floor, str):
-            raise fail(a, "field 'floor' must be a floor name or id")
+            raise fail(a, "field 'floor' must be a floor name or id", "floor")
         spec = AreaSpec(str(a.get("name") or a["id"]), floors.get(floor, floor) if floor else None,
                         _strings(a, "aliases", fail))
         if spec.floor and spec.floor not in floors.values():
@@ -147,14 +163,14 @@ def parse(text: str, where: str = "home file") -> HomeSpec:
 
     entities: list[EntitySpec] = []
     seen: set[str] = set()
-    for e in items("entities"):
+    for line, e in items("entities"):
         if not isinstance(e, dict):
-            raise fail(data, "each entity must be a mapping")
+            raise fail(line, "each entity must be a mapping")
         entity_id, name = e.get("id"), e.get("name")
         domain = e.get("domain")
         if entity_id is not None:
             if not isinstance(entity_id, str) or "." not in entity_id:
-                raise fail(e, f"field 'id' must look like 'light.kitchen', got {entity_id!r}")
+                raise fail(e, f"field 'id' must look like 'light.kitchen', got {entity_id!r}", "id")
             domain = domain or entity_id.split(".", 1)[0]
         if not isinstance(domain, str) or not domain:
             raise fail(e, "field 'domain' is missing (or give an 'id' like 'light.kitchen')")
@@ -163,10 +179,10 @@ def parse(text: str, where: str = "home file") -> HomeSpec:
                 raise fail(e, "field 'name' is missing")
             name = entity_id.split(".", 1)[1].replace("_", " ").title()
         if not isinstance(name, str) or not name.strip():
-            raise fail(e, "field 'name' must be text")
+            raise fail(e, "field 'name' must be text", "name")
         area = e.get("area")
         if area is not None and not isinstance(area, str):
-            raise fail(e, "field 'area' must be an area name or id")
+            raise fail(e, "field 'area' must be an area name or id", "area")
         if area is not None and area not in areas:
             spec = AreaSpec(area)
             areas[area] = spec
@@ -174,7 +190,7 @@ def parse(text: str, where: str = "home file") -> HomeSpec:
         area_name = areas[area].name if area else None
         attributes = e.get("attributes") or {}
         if not isinstance(attributes, dict):
-            raise fail(e, "field 'attributes' must be a mapping")
+            raise fail(e, "field 'attributes' must be a mapping", "attributes")
         state = e.get("state", "off")
         if isinstance(state, bool):  # YAML reads a bare on/off as a boolean
             state = "on" if state else "off"
@@ -183,7 +199,7 @@ def parse(text: str, where: str = "home file") -> HomeSpec:
             state = state.get("state", "off")
         via = e.get("via") or default_via(domain, name, area_name)
         if via not in FAMILIES:
-            raise fail(e, f"field 'via' must be one of {', '.join(FAMILIES)}, got {via!r}")
+            raise fail(e, f"field 'via' must be one of {', '.join(FAMILIES)}, got {via!r}", "via")
         if via == "sonos":  # a Sonos speaker's id comes from its room
             entity_id = f"media_player.{slug(area_name or name)}"
         elif via != "homeassistant" or entity_id is None:
@@ -205,5 +221,5 @@ def _strings(item: dict[str, Any], key: str, fail: Any) -> list[str]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise fail(item, f"field '{key}' must be a list of names")
+        raise fail(item, f"field '{key}' must be a list of names", key)
     return list(value)

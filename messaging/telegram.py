@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import warnings
 from typing import Any, AsyncIterator, Callable
 
 from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -18,6 +19,7 @@ from telegram.constants import ChatAction
 from telegram.error import (BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter,
                             TelegramError)
 from telegram.request import HTTPXRequest
+from telegram.warnings import PTBDeprecationWarning
 
 import sqlite_utils
 
@@ -105,7 +107,7 @@ class TelegramChannel:
                     allowed_updates=["message", "callback_query"],
                 )
             except RetryAfter as e:
-                await asyncio.sleep(_seconds(e.retry_after))
+                await asyncio.sleep(_retry_after(e))
                 continue
             except (NetworkError, Conflict) as e:  # Conflict: a webhook or a second poller
                 log.warning("Telegram getUpdates failed (%s); retrying in %g s", e, delay)
@@ -142,7 +144,8 @@ class TelegramChannel:
                 message = await self.bot.send_message(chat_id, item.text, reply_markup=markup,
                                                       disable_notification=silent)
         except RetryAfter as e:
-            raise RetryLater(f"Telegram asks to wait {e.retry_after}", _seconds(e.retry_after)) from None
+            wait = _retry_after(e)
+            raise RetryLater(f"Telegram asks to wait {wait:g} s", wait) from None
         except (Forbidden, BadRequest) as e:
             raise Undeliverable(f"Telegram refused it: {e.message}") from None
         except NetworkError as e:
@@ -225,7 +228,10 @@ def _keyboard(buttons: list[list[list[str]]] | None) -> InlineKeyboardMarkup | N
         [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in buttons])
 
 
-def _seconds(value: Any) -> float:
+def _retry_after(error: RetryAfter) -> float:
+    with warnings.catch_warnings():  # PTB 22 warns that this int becomes a timedelta; both work
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = error.retry_after
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 

@@ -144,6 +144,16 @@ class TelegramStandIn:
         return await self.wait_for(lambda s: s.chat_id == chat_id and part in s.text, timeout,
                                    f"a message to {chat_id} containing {part!r}")
 
+    async def wait_call(self, method: str, nth: int, timeout: float = 10.0) -> dict[str, Any]:
+        """The parameters of the `nth` call (1-based) of `method`, waiting for it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            calls = [p for m, p in self.calls if m == method]
+            if len(calls) >= nth:
+                return calls[nth - 1]
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"the bot called {method} fewer than {nth} times within {timeout} s")
+
     def count(self, method: str) -> int:
         return sum(1 for m, _ in self.calls if m == method)
 

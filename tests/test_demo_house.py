@@ -39,12 +39,28 @@ async def scenario_demo() -> dict:
             study = house.sonos["media_player.study"]
             out["play"] = (await api.post("/api/tools/HassMediaUnpause", json={"area": "Study"})).json()
             out["after_play"] = study.state.transport
+            # a sentence the fast path does not know goes to the model, which calls the tool
             standin.queue += [tool_reply("HassMediaPause", {"area": "Study"}), text_reply("Paused the study.")]
-            out["chat"] = (await api.post("/api/chat", json={"text": "pause the music in the study"})).json()
+            out["chat"] = (await api.post("/api/chat", json={"text": "could you hush the study for a bit"})).json()
             out["after_chat"] = study.state.transport
+            out["model_requests"] = len(standin.requests)
+            await api.post("/api/tools/HassMediaUnpause", json={"area": "Study"})
+            # the common phrasing needs no model at all
+            out["fast"] = (await api.post("/api/chat", json={"text": "pause the music in the study"})).json()
+            out["after_fast"] = study.state.transport
+            out["model_requests_after_fast"] = len(standin.requests)
             devices = (await api.get("/api/devices")).json()
             out["api_state"] = {e["entity_id"]: e["state"] for e in devices["entities"]}.get(
                 "media_player.study")
+
+            # HA's sentence templates don't cover this phrasing: the model stand-in picks the tool
+            standin.queue += [tool_reply("HassClimateSetTemperature", {"area": "Hallway", "temperature": 21}),
+                              text_reply("The hallway is set to 21 degrees.")]
+            for text in ("set the hallway to 21 degrees", "turn on the pool pump",
+                         "what's the spa temperature?", "is the garage door open?"):
+                out[text] = (await api.post("/api/chat", json={"text": text})).json()
+            out["hallway_target"] = house.ha.states["climate.hallway"]["attributes"]["temperature"]
+            out["pool_pump_on"] = house.shelly["switch.pool_pump"].output
 
             lights = await api.post("/api/tools/HassTurnOn", json={"area": "Kitchen", "domain": ["light"]})
             out["lights"] = lights.json()
@@ -99,7 +115,15 @@ def test_demo_house_end_to_end():
     assert out["chat"]["reply"].startswith("Paused the study.\n\nI found ")
     assert out["chat"]["actions"][0]["tool"] == "HassMediaPause" and out["chat"]["actions"][0]["ok"]
     assert out["after_chat"] == "PAUSED_PLAYBACK"
+    assert out["fast"]["backend"] == "fast" and out["fast"]["actions"][0]["tool"] == "HassMediaPause"
+    assert out["after_fast"] == "PAUSED_PLAYBACK"
+    assert out["model_requests_after_fast"] == out["model_requests"] == 2
     assert out["api_state"] == "paused"
+
+    assert out["hallway_target"] == 21
+    assert out["pool_pump_on"] is True
+    assert "37" in out["what's the spa temperature?"]["reply"], out["what's the spa temperature?"]
+    assert out["is the garage door open?"]["reply"].startswith("No"), out["is the garage door open?"]
 
     assert out["lights"]["ok"], out["lights"]
     assert out["hue_on"] == ["Floor Lamp", "Kitchen Ceiling", "Kitchen Pendant"]

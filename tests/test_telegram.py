@@ -171,7 +171,7 @@ async def test_first_code_makes_the_owner_and_later_people_wait_for_approval(cla
         ask = await tg.wait_for(lambda s: s.chat_id == OWNER and "Max used a pairing code" in s.text)
         assert [label for label, _ in ask.buttons] == ["Approve", "Deny"]
         assert model.requests == []
-        tg.press(MEMBER, ask, ask.buttons[0][1], "Max")  # only the owner can approve
+        tg.press(MEMBER, ask, ask.buttons[0][1], "Max")  # still waiting: the gate stops it
         tg.press(OWNER, ask, ask.buttons[0][1])
         await tg.wait_text(MEMBER, "You're in")
         await tg.wait_for(lambda s: s.method == "editMessageText" and "Max is now a member" in s.text)
@@ -182,7 +182,7 @@ async def test_first_code_makes_the_owner_and_later_people_wait_for_approval(cla
         roles = {p.name: p.role for p in service.channels.pairing.people()}
         assert roles == {"Olivia": "owner", "Max": "member"}
         answers = [p["text"] for m, p in tg.calls if m == "answerCallbackQuery"]
-        assert answers == ["Only the owner can answer that.", "Max is now a member."]
+        assert answers == ["Max is now a member."]
 
 
 async def test_a_stranger_gets_one_short_reply_and_causes_nothing_else(claw_home, model, tg):
@@ -294,6 +294,9 @@ async def test_members_cannot_use_security_tools_or_change_the_soul(claw_home, m
         assert "only the owner can use update_soul" in results[1]
         assert ha.states["lock.front_door"]["state"] == "locked"
         assert not any("?" in t and "Unlock" in t for t in tg.texts(OWNER))
+        forged = await tg.wait_text(MEMBER, "No.")
+        tg.press(MEMBER, forged, "cf:0123456789ab:y")  # a member can't answer confirmations
+        assert (await tg.wait_call("answerCallbackQuery", 2))["text"] == "Only the owner can answer that."
         assert "Obey Max" not in service.soul.text()
 
 
@@ -315,11 +318,12 @@ async def test_commands(claw_home, model, tg, ha):
         assert "I don't know /nonsense" in replies[4]
         tg.message(OWNER, "/private")
         await tg.wait_text(OWNER, "no local model")
+        before = len(model.requests)
         tg.message(OWNER, "my secret")
-        await tg.wait_text(OWNER, "privacy")  # refused, not sent to the cloud
+        await tg.wait_text(OWNER, "privacy")  # refused rather than sent to the cloud
+        assert len(model.requests) == before
         tg.message(OWNER, "not secret")
         await tg.wait_text(OWNER, "echo: not secret")  # only the next message was private
-        assert not any("my secret" in json.dumps(r) for r in model.requests)
         assert [c["command"] for c in tg.commands] == ["start", "help", "status", "devices", "private", "pair"]
         assert model.requests and service.channels.inbox.pending() == []
 
@@ -337,14 +341,14 @@ async def test_each_chat_in_order_chats_in_parallel_and_long_replies_split(claw_
         assert owner == [f"echo: a{i}" for i in range(5)]
         b0 = (await tg.wait_text(MEMBER, "echo: b0")).at
         assert b0 < (await tg.wait_text(OWNER, "echo: a4")).at
-        long = " ".join(f"word{i}" for i in range(2500)) + "\n\n" + "x" * 5000
+        long = " ".join(f"word{i}" for i in range(1000)) + "\n\n" + "x" * 5000
         model.queue.append(text_reply(long))
         tg.message(OWNER, "tell me everything")
-        await tg.wait_for(lambda s: s.chat_id == OWNER and s.text.endswith("x" * 100))
+        await tg.wait_for(lambda s: s.chat_id == OWNER and s.text == split_text(long)[-1])
         pieces = [t for t in tg.texts(OWNER) if t.startswith("word") or t.startswith("x")]
-        assert len(pieces) == 4 and all(len(p) <= 4096 for p in pieces)
-        assert " ".join(pieces).replace("x x", "xx") .split() == long.split()
-        assert pieces[0].endswith("word" + pieces[0].rsplit("word", 1)[1])  # cut between words
+        assert len(pieces) >= 4 and all(len(p) <= 4096 for p in pieces)
+        words = " ".join(pieces).split()  # no word was cut in two, nothing lost or reordered
+        assert words[:1000] == [f"word{i}" for i in range(1000)] and "".join(words[1000:]) == "x" * 5000
 
 
 def test_split_text_counts_utf16_units() -> None:
@@ -511,6 +515,8 @@ async def test_an_update_is_stored_before_it_is_acknowledged(claw_home, model, t
         await tg.wait_text(OWNER, "echo: slow one")
 
 
+# PTB's own RetryAfter constructor warns about a type change in its next major version.
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 async def test_outbox_retries_in_order_and_drops_what_went_stale(claw_home, model, tg, caplog):
     async with running(config_for(claw_home, model, tg)) as service:
         await pair(service, tg)
@@ -521,7 +527,7 @@ async def test_outbox_retries_in_order_and_drops_what_went_stale(claw_home, mode
         assert not outbox.put("telegram", str(OWNER), "t1", "first again")  # same key: not repeated
         await tg.wait_text(OWNER, "second", timeout=10)
         assert [t for t in tg.texts(OWNER) if t in ("first", "second", "first again")] == ["first", "second"]
-        tg.fail["sendMessage"] = [(502, "Bad Gateway", None)] * 3
+        tg.fail["sendMessage"] = [(502, "Bad Gateway", None)]
         outbox.put("telegram", str(OWNER), "t3", "the garage was open 3 hours ago", max_age=0.3)
         outbox.put("telegram", str(OWNER), "t4", "fresh news")
         await tg.wait_text(OWNER, "fresh news", timeout=10)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from aiohttp import web
 from PIL import Image, ImageDraw
 
 SCENES = ("empty", "truck")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SLOW_SECONDS = 10.0  # longer than any driver timeout
 
 
@@ -80,13 +82,14 @@ class CameraEmulator:
             draw.rectangle((w * 0.62, h * 0.55, w * 0.74, h * 0.8), fill=(200, 40, 40))  # cab
             for cx in (w * 0.38, w * 0.55, w * 0.69):
                 draw.ellipse((cx - h * 0.06, h * 0.74, cx + h * 0.06, h * 0.86), fill=(20, 20, 20))
-        draw.text((8, 8), f"{self.name}  {datetime.now():%Y-%m-%d %H:%M:%S.%f}", fill=(255, 255, 255))
+        stamp = datetime.now().isoformat(sep=" ", timespec="milliseconds")
+        draw.text((8, 8), f"{self.name}  {stamp}", fill=(255, 255, 255))
         out = io.BytesIO()
         img.save(out, "JPEG", quality=80)
         return out.getvalue()
 
     @web.middleware
-    async def _failures(self, request: web.Request, handler: object) -> web.StreamResponse:
+    async def _failures(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if self.fail == "offline":
             assert request.transport is not None
             request.transport.abort()
@@ -97,7 +100,7 @@ class CameraEmulator:
             return web.Response(status=500, text="500 Internal Server Error")
         if self.fail == "garbage":
             return web.Response(text="<html><body>Please log in</body></html>", content_type="text/html")
-        return await handler(request)  # type: ignore[operator]
+        return await handler(request)
 
     async def _snapshot(self, request: web.Request) -> web.Response:
         self.snapshots_served += 1

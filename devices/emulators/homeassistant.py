@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -18,6 +19,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 HA_VERSION = "2026.11.1"
 SLOW_SECONDS = 10.0  # longer than any driver timeout
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _now() -> str:
@@ -264,7 +266,7 @@ class HomeAssistantEmulator:
     # -- HTTP ------------------------------------------------------------------------------
 
     @web.middleware
-    async def _failures(self, request: web.Request, handler: Any) -> web.StreamResponse:
+    async def _failures(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if self.fail == "offline":
             # No answer at all: the connection just drops, as with a host that went away.
             assert request.transport is not None

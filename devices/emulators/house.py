@@ -13,7 +13,7 @@ from devices import homefile
 from devices.advertise import Advertiser
 from devices.emulators.camera import CameraEmulator
 from devices.emulators.homeassistant import HomeAssistantEmulator
-from devices.emulators.hue import HueBridgeEmulator
+from devices.emulators.hue import CT_RANGE, EmulatedLight, HueBridgeEmulator
 from devices.emulators.shelly import ShellyEmulator
 from devices.emulators.sonos import DEFAULT_QUEUE, ZONEPLAYER, SonosEmulator, Track
 from devices.emulators.wled import WledEmulator
@@ -21,6 +21,7 @@ from devices.homefile import EntitySpec, HomeSpec
 
 DEMO_HOME = Path(__file__).resolve().parent.parent / "homes" / "demo.yaml"
 HA_TOKEN = "claw-demo-home-assistant-token-not-a-secret"
+WLED_COLOR = [255, 160, 0]  # the colour a WLED strip starts with
 SONOS_FIRST_HOST = 30  # speakers on 127.0.0.30, .31, ...: soco talks to one device per address
 
 
@@ -126,7 +127,14 @@ class EmulatedHouse:
 def _reset_hue(house: EmulatedHouse, e: EntitySpec) -> None:
     light = house.hue.lights[house._hue_lights[e.entity_id]]
     light.on = e.state == "on"
-    light.bri = max(1, min(254, int(e.attributes.get("brightness", 254))))
+    # The file speaks Home Assistant's 0-255, the bridge 1-254.
+    light.bri = max(1, min(254, round(float(e.attributes.get("brightness", 255)) * 254 / 255)))
+    fresh = EmulatedLight(light.light_id, light.name, light.color)  # undo colour changes
+    light.hue, light.sat, light.xy, light.ct, light.colormode = (
+        fresh.hue, fresh.sat, fresh.xy, fresh.ct, fresh.colormode)
+    if e.attributes.get("color_temp_kelvin"):
+        mired = round(1_000_000 / float(e.attributes["color_temp_kelvin"]))
+        light.ct = max(CT_RANGE[0], min(CT_RANGE[1], mired))
     light.reachable = e.state != "unavailable"
 
 
@@ -134,12 +142,14 @@ def _reset_wled(house: EmulatedHouse, e: EntitySpec) -> None:
     emu = house.wled[e.entity_id]
     emu.on = e.state == "on"
     emu.bri = max(1, min(255, int(e.attributes.get("brightness", 128))))
-    if e.attributes.get("rgb_color"):
-        emu.seg["col"][0] = list(e.attributes["rgb_color"])
+    emu.seg["col"][0] = list(e.attributes.get("rgb_color") or WLED_COLOR)
+    emu.seg["fx"] = 0
 
 
 def _reset_sonos(house: EmulatedHouse, e: EntitySpec) -> None:
     emu = house.sonos[e.entity_id]
+    if emu.uid in emu.household.speakers:  # started: every speaker plays on its own again
+        emu.household.leave(emu.uid)
     queue = list(DEFAULT_QUEUE)
     if e.attributes.get("media_title"):
         queue[0] = Track(e.attributes["media_title"], e.attributes.get("media_artist", ""),
@@ -159,8 +169,9 @@ def _reset_shelly(house: EmulatedHouse, e: EntitySpec) -> None:
         emu.output = e.state == "on"
     else:
         default = 100 if e.state == "open" else 0
-        emu.position = float(e.attributes.get("current_position", default))
-        emu.cover_state = "open" if emu.position > 0 else "closed"
+        position = float(e.attributes.get("current_position", default))
+        # _halt also stops a cover still moving, which would otherwise arrive after the reset.
+        emu._halt(position, "open" if position > 0 else "closed")
 
 
 def _reset_camera(house: EmulatedHouse, e: EntitySpec) -> None:
