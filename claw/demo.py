@@ -93,6 +93,9 @@ async def _settle(service: Claw, expected: int) -> None:
         await asyncio.sleep(0.1)
     found = len(service.home.entities)
     print(f"Discovered {found} of {expected} entities in {loop.time() - start:.1f} s.")
+    announced = loop.time() + 3  # the owner is told about a batch once discovery goes quiet
+    while not service.agent.owner_notices and loop.time() < announced:
+        await asyncio.sleep(0.1)
     for notice in service.agent.owner_notices:
         print(f"claw> {notice}")
     service.agent.owner_notices.clear()

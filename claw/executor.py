@@ -79,6 +79,11 @@ class Executor:
                 )
             if not await self.confirmer(ctx.caller, what, secure, service, data):
                 raise ToolError(f"{what}: not confirmed, so I haven't done it.")
+        if len(entities) == 1:
+            # Awaited here, not gathered: gather's extra task and wake-ups would let the state
+            # read-back that Home.call starts in the background run before this call returns.
+            await self.home.call(entities[0], service, data)
+            return entities
         results = await asyncio.gather(
             *(self.home.call(e, service, data) for e in entities), return_exceptions=True
         )

@@ -28,6 +28,28 @@ SMALL_TOOLS = {
     "HassSetPosition", "GetLiveContext", "remember", "recall",
 }
 
+# Worked examples for a small model, one per tool, in made-up homes so that they never name a real
+# device: (what the user said, tool, arguments). "reply" means answering in words.
+EXAMPLES = [
+    ("switch on the porch light", "HassTurnOn", {"name": "Porch Light"}),
+    ("turn off every light in the bathroom", "HassTurnOff", {"area": "Bathroom", "domain": "light"}),
+    ("dim the bedside lamp to 20%", "HassLightSet", {"name": "Bedside Lamp", "brightness": 20}),
+    ("hold the podcast on the garden speaker", "HassMediaPause", {"name": "Garden Speaker"}),
+    ("carry on playing in the nursery", "HassMediaUnpause", {"area": "Nursery"}),
+    ("next song please", "HassMediaNext", {}),
+    ("play the song before this one", "HassMediaPrevious", {}),
+    ("volume to 25 in the bathroom", "HassSetVolume", {"area": "Bathroom", "volume_level": 25}),
+    ("a bit louder", "HassSetVolumeRelative", {"volume_step": "up"}),
+    ("silence the TV", "HassMediaPlayerMute", {"name": "TV"}),
+    ("sound back on in the nursery", "HassMediaPlayerUnmute", {"area": "Nursery"}),
+    ("heat the nursery to 19 degrees", "HassClimateSetTemperature", {"area": "Nursery", "temperature": 19}),
+    ("open the bathroom blind halfway", "HassSetPosition", {"area": "Bathroom", "position": 50}),
+    ("is the porch light still on?", "GetLiveContext", {"name": "Porch Light"}),
+    ("note that the plumber comes on Friday", "remember", {"fact": "The plumber comes on Friday."}),
+    ("what did I say about the plumber?", "recall", {"query": "plumber"}),
+    ("thank you, that's all", "reply", {}),
+]
+
 _ids = itertools.count(1)
 
 
@@ -62,10 +84,11 @@ class LocalBackend:
     async def complete(self, prompt: Prompt) -> ModelReply:
         messages = to_local_messages(prompt)
         tools = self.tools(prompt.tools)
+        system = self.system(prompt, tools)
         async with self._lock:
             try:
                 model = await asyncio.to_thread(self._load)
-                reply = await asyncio.to_thread(model.complete, prompt.stable, messages, tools)
+                reply = await asyncio.to_thread(model.complete, system, messages, tools)
             except (OSError, ValueError, RuntimeError) as e:
                 log.error("local model failed: %s", e)
                 raise ModelUnavailable("local_failed", f"the local model failed ({e}).") from None
@@ -74,20 +97,48 @@ class LocalBackend:
                  "output_tokens": reply.completion_tokens}
         return ModelReply(reply.text.strip(), uses, usage, "local")
 
+    def system(self, prompt: Prompt, tools: list[dict[str, Any]]) -> str:
+        """The agent's stable prefix; a small model also gets the tools and worked examples.
+
+        Everything added here depends only on the offered tools (and so on the live names and
+        areas), never on the turn, so the prefix stays byte-identical between turns.
+        """
+        if not self.small_profile:
+            return prompt.stable
+        from local_llm import tool_catalog
+
+        offered = {tool["name"] for tool in tools} | {"reply"}
+        shots = [f"User: {said}\n{json.dumps({'tool': name, 'args': args})}"
+                 for said, name, args in EXAMPLES if name in offered]
+        return "\n\n".join([prompt.stable, tool_catalog(tools),
+                             "Examples (other homes, same tools):\n" + "\n".join(shots)])
+
     def tools(self, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """In the small profile: the generic tools, with every target as an enum of what exists."""
         if not self.small_profile:
             return specs
-        names = sorted({n for e in self.home.entities.values() for n in [e.name, *e.aliases]})
-        areas = sorted({n for a in self.home.areas.values() for n in [a.name, *a.aliases]})
+        entities = self.home.entities.values()
+        enums = {
+            "name": sorted({n for e in entities for n in [e.name, *e.aliases]}),
+            "area": sorted({n for a in self.home.areas.values() for n in [a.name, *a.aliases]}),
+            "floor": self.home.floors(),
+            # One kind at a time: the tools accept a single string where they take a list.
+            "domain": sorted({e.domain for e in entities}),
+            "device_class": sorted({e.device_class for e in entities if e.device_class}),
+        }
         out = []
         for spec in specs:
             if spec["name"] not in SMALL_TOOLS:
                 continue
             spec = copy.deepcopy(spec)
             props = spec["input_schema"]["properties"]
-            for key, values in (("name", names), ("area", areas)):
-                if key in props and values:
-                    props[key] = {**props[key], "type": "string", "enum": values}
+            for key, values in enums.items():
+                if key not in props:
+                    continue
+                if values:
+                    props[key] = {"type": "string", "enum": values, "description": props[key].get("description", "")}
+                elif key not in spec["input_schema"].get("required", []):
+                    del props[key]  # nothing could match: don't let the model invent a value
             out.append(spec)
         return out
 
@@ -111,7 +162,7 @@ def to_local_messages(prompt: Prompt) -> list[dict[str, Any]]:
                 text = " ".join(c["text"] for c in block["content"] if c["type"] == "text")
                 out.append({"role": "tool", "name": names.get(block["tool_use_id"], "tool"),
                             "content": text})
+    # The volatile part goes in its own message just before the newest user message: rendered, it
+    # leads that turn, while the model still sees the user's own words as the last message.
     last_user = max(i for i, m in enumerate(out) if m["role"] == "user")
-    out[last_user] = {**out[last_user],
-                      "content": prompt.volatile + "\n\n" + out[last_user]["content"]}
-    return out
+    return out[:last_user] + [{"role": "user", "content": prompt.volatile}] + out[last_user:]

@@ -63,9 +63,11 @@ class Soul:
         except SoulError as e:
             return self._keep(str(e), stamp)
         self._stamp = stamp
-        if text != self._text or not self.store.soul_versions():
+        versions = self.store.soul_versions()
+        if text != self._text or not versions:
             self.store.add_soul_version(text, "file")
-            log.info("soul.md changed; using the new text from the next turn")
+            if versions:
+                log.info("soul.md changed; using the new text from the next turn")
         self._text = text
         return text
 

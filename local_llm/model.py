@@ -25,11 +25,13 @@ from llama_cpp import Llama, LlamaGrammar, LogitsProcessorList
 from local_llm.api import LocalConfig, LocalReply, ToolCall, TurnTiming
 from local_llm.kv import KVFeeder
 from local_llm.prompt import TOOL_PREFIX, ChatPrompt
-from local_llm.relevance import most_relevant
+from local_llm.relevance import most_relevant, narrow_enums, overlap
 from local_llm.schema import args_grammar, choice_grammar, clamp_numbers
 
 REPLY = "reply"  # the pseudo-tool meaning "answer in words"
 CONTENT_FREE = [{"role": "user", "content": "N/A"}]
+# Log-probability bonus per word the request shares with a tool's name and description.
+LEXICAL_WEIGHT = 1.0
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class Limits:
     reply_tokens: int
 
 
-SMALL = Limits(n_ctx=2048, max_tools=6, args_tokens=96, reply_tokens=48)
+SMALL = Limits(n_ctx=2048, max_tools=16, args_tokens=96, reply_tokens=48)
 FULL = Limits(n_ctx=1 << 30, max_tools=1 << 30, args_tokens=384, reply_tokens=256)
 
 
@@ -98,7 +100,7 @@ class LocalModel:
         if messages[-1]["role"] == "tool" or not tools:
             return self._reply(system, messages)
         candidates = most_relevant(tools, messages[-1]["content"], self.limits.max_tools)
-        name = self._choose(system, messages, [tool["name"] for tool in candidates])
+        name = self._choose(system, messages, candidates)
         if name == REPLY:
             return self._reply(system, messages)
         return self._call(system, messages, next(tool for tool in candidates if tool["name"] == name))
@@ -115,15 +117,17 @@ class LocalModel:
             f"last message with room for an answer; shorten the system prompt or raise n_ctx."
         )
 
-    def _choose(self, system: str, messages: list[dict], names: list[str]) -> str:
-        names = names + [REPLY]
+    def _choose(self, system: str, messages: list[dict], tools: list[dict]) -> str:
+        names = [tool["name"] for tool in tools] + [REPLY]
         context = self._prompt.tokens(system, messages, TOOL_PREFIX)
         if not self.config.small_profile:
             text, _ = self._generate(context, choice_grammar(names), max_tokens=64, stop=[])
             return text.removesuffix('"')
         prior = self._prior(system, names)
         scores = self._feeder.score(context, self._name_sequences(system, messages, names))
-        return max(names, key=lambda name: scores[name] - prior[name])
+        said = messages[-1]["content"]
+        lexical = {tool["name"]: LEXICAL_WEIGHT * overlap(tool, said) for tool in tools}
+        return max(names, key=lambda name: scores[name] - prior[name] + lexical.get(name, 0.0))
 
     def _name_sequences(self, system: str, messages: list[dict], names: list[str]) -> dict[str, list[int]]:
         return {name: self._prompt.tokens(system, messages, f'{TOOL_PREFIX}{name}"') for name in names}
@@ -140,6 +144,8 @@ class LocalModel:
 
     def _call(self, system: str, messages: list[dict], tool: dict) -> LocalReply:
         name, schema = tool["name"], tool.get("input_schema", {"type": "object"})
+        if self.config.small_profile:
+            schema = narrow_enums(schema, messages[-1]["content"])
         prompt = self._prompt.tokens(system, messages, f'{TOOL_PREFIX}{name}", "args": ')
         text, finished = self._generate(prompt, args_grammar(schema), self.limits.args_tokens, stop=[])
         if not finished:

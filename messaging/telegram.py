@@ -63,6 +63,7 @@ class TelegramChannel:
         self.poll_timeout = poll_timeout
         self.ready = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._typing: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Connect in the background: an unreachable Telegram must not stop the house."""
@@ -70,9 +71,9 @@ class TelegramChannel:
         self._tasks[0].add_done_callback(_log_crash)
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        for task in [*self._tasks, *self._typing]:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._typing, return_exceptions=True)
         await self.bot.shutdown()
 
     async def _run(self) -> None:
@@ -155,20 +156,23 @@ class TelegramChannel:
     @contextlib.asynccontextmanager
     async def typing(self, chat_id: str) -> AsyncIterator[None]:
         """Shows "typing…" in the chat while the block runs."""
-        task = asyncio.create_task(self._keep_typing(int(chat_id)))
+        done = asyncio.Event()
+        task = asyncio.create_task(self._keep_typing(int(chat_id), done))
+        self._typing.add(task)
+        task.add_done_callback(self._typing.discard)
         try:
             yield
         finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            done.set()  # not cancel(): an aborted request would cost a new connection
 
-    async def _keep_typing(self, chat_id: int) -> None:
-        while True:
+    async def _keep_typing(self, chat_id: int, done: asyncio.Event) -> None:
+        while not done.is_set():
             try:
                 await self.bot.send_chat_action(chat_id, ChatAction.TYPING)
             except TelegramError as e:  # only a hint for the person; the reply is what counts
                 log.debug("typing indicator for %s failed: %s", chat_id, e)
-            await asyncio.sleep(TYPING_EVERY)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), TYPING_EVERY)
 
     async def answer_callback(self, callback_id: str, text: str) -> None:
         """Stops the button's spinner and shows `text` briefly; stale presses are ignored."""

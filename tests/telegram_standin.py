@@ -18,6 +18,8 @@ from typing import Any, Callable
 
 from aiohttp import web
 
+from tests.anthropic_standin import AnthropicStandIn, text_reply
+
 BOT_ID = 777000
 
 
@@ -296,3 +298,22 @@ def _chat(chat_id: int, name: str) -> dict[str, Any]:
 def _bot_message(chat_id: int, message_id: int, text: str) -> dict[str, Any]:
     return {"message_id": message_id, "date": int(time.time()), "chat": {"id": chat_id, "type": "private"},
             "from": _user(BOT_ID, "Claw", bot=True), "text": text}
+
+
+class EchoStandIn(AnthropicStandIn):
+    """Answers from the queue when it has items, else echoes the last line the person wrote
+    (after `echo_delay` seconds), so each reply can be matched to its message."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.echo_delay = 0.0
+
+    async def _messages(self, request: web.Request) -> web.StreamResponse:
+        if self.queue:
+            return await super()._messages(request)
+        body = await request.json()
+        self.requests.append(body)
+        content = body["messages"][-1]["content"]
+        last = content if isinstance(content, str) else json.dumps(content)
+        await asyncio.sleep(self.echo_delay)
+        return web.json_response(text_reply(f"echo: {last.splitlines()[-1]}"))

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, AsyncIterator
 
 import pytest
-from aiohttp import web
 
 from claw.alerts import parse_standing_orders
 from claw.config import Config
@@ -33,29 +32,10 @@ from messaging.outbox import Outbox
 from messaging.telegram import split_text
 from tests.anthropic_standin import AnthropicStandIn, text_reply, tool_reply
 from tests.conftest import make_config, serve
-from tests.telegram_standin import TelegramStandIn
+from tests.telegram_standin import EchoStandIn, TelegramStandIn
 
 ROOT = Path(__file__).resolve().parent.parent
 OWNER, MEMBER, STRANGER = 1001, 2002, 6666
-
-
-class EchoStandIn(AnthropicStandIn):
-    """Answers from the queue when it has items, else echoes the last line the person wrote
-    (after `echo_delay` seconds), so each reply can be matched to its message."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.echo_delay = 0.0
-
-    async def _messages(self, request: web.Request) -> web.StreamResponse:
-        if self.queue:
-            return await super()._messages(request)
-        body = await request.json()
-        self.requests.append(body)
-        content = body["messages"][-1]["content"]
-        last = content if isinstance(content, str) else json.dumps(content)
-        await asyncio.sleep(self.echo_delay)
-        return web.json_response(text_reply(f"echo: {last.splitlines()[-1]}"))
 
 
 @pytest.fixture
@@ -183,6 +163,28 @@ async def test_first_code_makes_the_owner_and_later_people_wait_for_approval(cla
         assert roles == {"Olivia": "owner", "Max": "member"}
         answers = [p["text"] for m, p in tg.calls if m == "answerCallbackQuery"]
         assert answers == ["Max is now a member."]
+
+
+async def test_pairing_and_people_over_the_api(claw_home, model, tg):
+    async with running(config_for(claw_home, model, tg)) as service:
+        async with serve(service) as api:
+            code = (await api.post("/api/pair")).json()["code"]
+            tg.message(OWNER, code)
+            await tg.wait_text(OWNER, "Paired")
+            code = (await api.post("/api/pair")).json()["code"]
+            tg.message(MEMBER, f"my code is {code}")
+            await tg.wait_text(MEMBER, "Code accepted")
+            people = (await api.get("/api/people")).json()["people"]
+            assert [(p["name"], p["role"]) for p in people] == [("Olivia", "owner"), ("Max", "pending")]
+            r = await api.post(f"/api/people/telegram:{MEMBER}/approve", json={"approve": True})
+            assert r.status_code == 200 and r.json()["role"] == "member"
+            await tg.wait_text(MEMBER, "You're in")
+            assert (await api.post(f"/api/people/telegram:{MEMBER}/approve")).status_code == 409
+            assert (await api.post("/api/people/telegram:1/approve")).status_code == 404
+            for _ in range(3):  # used codes don't count against the limit
+                assert (await api.post("/api/pair")).status_code == 200
+            r = await api.post("/api/pair")  # 3 unused codes already
+            assert r.status_code == 409 and "already 3 unused" in r.json()["detail"]
 
 
 async def test_a_stranger_gets_one_short_reply_and_causes_nothing_else(claw_home, model, tg):
