@@ -33,11 +33,12 @@ NOUNS = {"sonos": ("Sonos speaker", "Sonos speakers"), "hue": ("Hue bridge", "Hu
 class House:
     def __init__(self, home: Home, store: Store, notify: Notify, interfaces: list[str] | str,
                  ssdp_interval: float = 30.0, poll_interval: float = 5.0,
-                 ha_token: str = ""):
+                 ha_token: str = "", pair_retry: float = PAIR_RETRY):
         self.home = home
         self.store = store
         self.notify = notify
         self.poll_interval = poll_interval
+        self.pair_retry = pair_retry
         self.ha_token = ha_token
         ifaces: Any = "all" if interfaces in ("all", ["all"]) else list(interfaces)
         self.discovery = Discovery(ifaces, self._found, self._lost, ssdp_interval=ssdp_interval)
@@ -72,7 +73,10 @@ class House:
                         model=found.properties.get("model", ""))
         known = self.home.drivers.get(found.key)
         if known is not None and (known.device.host, known.device.port) == (found.host, found.port):
-            known.device.available = True
+            try:
+                await self.home.refresh_device(found.key)  # back on the network: read it again
+            except DeviceError as e:
+                log.info("%s is announced but does not answer yet: %s", found.name, e)
             return
         driver = self._driver(device, found.properties)
         if driver is None:
@@ -158,11 +162,11 @@ class House:
                     await self.notify(
                         f"I found a Hue bridge ({driver.device.name}). Please press the round "
                         "link button on top of it; I'll keep trying for the next 5 minutes.")
-                await asyncio.sleep(PAIR_RETRY)
+                await asyncio.sleep(self.pair_retry)
                 continue
             except DeviceError as e:
                 log.warning("pairing with %s failed: %s", driver.device.name, e)
-                await asyncio.sleep(PAIR_RETRY)
+                await asyncio.sleep(self.pair_retry)
                 continue
             self.store.set_setting(f"hue:{driver.device.device_id}:username", username)
             await self._adopt(driver)

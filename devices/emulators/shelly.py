@@ -14,9 +14,11 @@ import asyncio
 import hashlib
 import json
 import time
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
+
+from devices.emulators.base import Emulator
 
 FW_ID = "20241011-114455/1.4.4-g6d2a586"
 VERSION = "1.4.4"
@@ -40,7 +42,7 @@ class RpcError(Exception):
         self.message = message
 
 
-class ShellyEmulator:
+class ShellyEmulator(Emulator):
     def __init__(
         self,
         host: str = "127.0.0.1",
@@ -55,16 +57,13 @@ class ShellyEmulator:
     ) -> None:
         if kind not in DEFAULT_MODELS:
             raise ValueError(f"kind must be 'switch' or 'cover', not {kind!r}")
-        self.host = host
-        self.port = port
+        super().__init__(host, port, slow_delay)
         self.name = name
         self.kind = kind
         self.model = model or DEFAULT_MODELS[kind]
         self.device_class = device_class
         self.travel_time = travel_time
         self.power_w = power_w
-        self.slow_delay = slow_delay
-        self.fail: str | None = None
 
         digest = hashlib.sha1(f"{host}/{name}/{kind}".encode()).hexdigest().upper()
         self.mac = "A8032A" + digest[:6]
@@ -82,8 +81,6 @@ class ShellyEmulator:
         self._motion_task: asyncio.Task[None] | None = None
         self._last_direction: str | None = None
 
-        self._runner: web.AppRunner | None = None
-        self._stopping = asyncio.Event()
         # Open WebSockets: socket -> [its request, the client's src (None until it sends one)].
         self._peers: dict[web.WebSocketResponse, list[Any]] = {}
         self._reported: dict[str, Any] = {}  # component status as last pushed to sockets
@@ -91,41 +88,25 @@ class ShellyEmulator:
     # -- lifecycle -------------------------------------------------------------------------
 
     @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
     def component(self) -> str:
         return f"{self.kind}:0"
 
-    async def start(self) -> ShellyEmulator:
-        app = web.Application(middlewares=[self._faults])
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/shelly", self._shelly)
         app.router.add_get("/rpc", self._websocket)
         app.router.add_post("/rpc", self._rpc_frame)
         app.router.add_route("*", "/rpc/{method}", self._rpc_path)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+
+    async def start(self) -> Self:
+        await super().start()
         self._reported = self._component_status()
         return self
 
     async def stop(self) -> None:
-        self._stopping.set()
         if self._motion_task is not None:
             self._motion_task.cancel()
         await self.drop_websockets()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> ShellyEmulator:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        await super().stop()
 
     async def drop_websockets(self) -> None:
         """Cut every WebSocket without a close frame, as a Wi-Fi drop or a reboot would."""
@@ -140,19 +121,8 @@ class ShellyEmulator:
 
     # -- HTTP ------------------------------------------------------------------------------
 
-    @web.middleware
-    async def _faults(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if self.fail == "offline":
-            if request.transport is not None:
-                request.transport.abort()
-            return web.Response()  # never reaches the client: the connection is gone
-        if self.fail == "slow":
-            await request.read()  # take the body now: the client may be gone when we answer
-            try:
-                await asyncio.wait_for(self._stopping.wait(), self.slow_delay)
-            except TimeoutError:
-                pass
-        return await handler(request)
+    def failure(self) -> None:
+        return None  # "error" is answered as the firmware does, with an RPC error: see dispatch()
 
     async def _shelly(self, request: web.Request) -> web.Response:
         return web.json_response(self._device_info())

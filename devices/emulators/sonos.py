@@ -299,7 +299,7 @@ def parse_didl_item(metadata: str, uri: str) -> Track:
     return Track(item.findtext("dc:title", "", DIDL_NS), item.findtext("dc:creator", "", DIDL_NS), uri)
 
 
-class SonosEmulator:
+class SonosEmulator(Emulator):
     model_name = "Sonos One"
     model_number = "S18"
 
@@ -309,8 +309,7 @@ class SonosEmulator:
         favorites: list[tuple[str, str]] | None = None,
         queue: list[Track] | None = None, slow_delay: float = 10.0,
     ) -> None:
-        self.host = host
-        self.port = port
+        super().__init__(host, port, slow_delay)
         self.room = room
         # A fake MAC from the address keeps ids stable and distinct per speaker.
         self.mac = "000E58" + "".join(f"{int(o):02X}" for o in host.split(".")[1:])
@@ -323,10 +322,6 @@ class SonosEmulator:
         self.state = SpeakerState(queue=list(DEFAULT_QUEUE if queue is None else queue))
         self.state.uri = self.queue_uri
         self.boot_seq = 42
-        self.slow_delay = slow_delay
-        self.fail: str | None = None
-        self._runner: web.AppRunner | None = None
-        self._stopping = asyncio.Event()
 
     # -- what an advertiser needs ---------------------------------------------------------
     @property
@@ -357,31 +352,21 @@ class SonosEmulator:
                 "location": self.description_url, "model": self.model_name}
 
     # -- lifecycle ------------------------------------------------------------------------
-    async def start(self) -> SonosEmulator:
-        app = web.Application(middlewares=[self._faults])
+    def routes(self, app: web.Application) -> None:
         for service in SERVICES.values():
             app.router.add_post(service.control, self._control)
             app.router.add_get(f"/xml/{service.name}1.xml", self._scpd)
         app.router.add_get("/xml/device_description.xml", self._description)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, self.port).start()
-        self.port = self._runner.addresses[0][1]
+        app.middlewares.append(self._server_header)
+
+    async def start(self) -> Self:
+        await super().start()
         self.household.add(self)
         return self
 
     async def stop(self) -> None:
-        self._stopping.set()
         self.household.remove(self)
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> SonosEmulator:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        await super().stop()
 
     @property
     def coordinator(self) -> SonosEmulator:
@@ -393,19 +378,7 @@ class SonosEmulator:
 
     # -- HTTP -----------------------------------------------------------------------------
     @web.middleware
-    async def _faults(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if self.fail == "offline":
-            if request.transport is not None:
-                request.transport.abort()
-            return web.Response()  # never reaches the client: the connection is gone
-        if self.fail == "slow":
-            await request.read()  # take the body now: the client may be gone when we answer
-            try:
-                await asyncio.wait_for(self._stopping.wait(), self.slow_delay)
-            except TimeoutError:
-                pass
-        if self.fail == "error":
-            return web.Response(status=500, text="Internal Server Error")
+    async def _server_header(self, request: web.Request, handler: Any) -> web.StreamResponse:
         response = await handler(request)
         response.headers["Server"] = SERVER_HEADER
         return response

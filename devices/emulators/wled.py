@@ -10,12 +10,13 @@ Faults for tests: set `fail` to "offline", "slow" (answers after `slow_delay` se
 """
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from typing import Any
 
 from aiohttp import web
+
+from devices.emulators.base import Emulator
 
 VERSION = "0.14.4"
 VID = 2405180
@@ -43,17 +44,14 @@ PALETTES = [
 ERR_JSON = 9  # WLED's code for a body it could not parse
 
 
-class WledEmulator:
+class WledEmulator(Emulator):
     def __init__(
         self, host: str = "127.0.0.1", port: int = 0, name: str = "Deck Strip", leds: int = 60,
         slow_delay: float = 10.0,
     ) -> None:
-        self.host = host
-        self.port = port
+        super().__init__(host, port, slow_delay)
         self.name = name
         self.leds = leds
-        self.slow_delay = slow_delay
-        self.fail: str | None = None
         self.mac = hashlib.sha1(f"{host}/{name}".encode()).hexdigest()[:12]
         self.on = False
         self.bri = 128
@@ -64,53 +62,12 @@ class WledEmulator:
             "col": [[255, 160, 0], [0, 0, 0], [0, 0, 0]], "fx": 0, "sx": 128, "ix": 128,
             "pal": 0, "sel": True, "rev": False, "mi": False,
         }
-        self._runner: web.AppRunner | None = None
-        self._stopping = asyncio.Event()
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    async def start(self) -> WledEmulator:
-        app = web.Application(middlewares=[self._faults])
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/json", self._get)
         app.router.add_get("/json/{part}", self._get)
         app.router.add_post("/json", self._post_state)
         app.router.add_post("/json/state", self._post_state)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        return self
-
-    async def stop(self) -> None:
-        self._stopping.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> WledEmulator:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @web.middleware
-    async def _faults(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if self.fail == "offline":
-            if request.transport is not None:
-                request.transport.abort()
-            return web.Response()  # never reaches the client: the connection is gone
-        if self.fail == "slow":
-            await request.read()  # take the body now: the client may be gone when we answer
-            try:
-                await asyncio.wait_for(self._stopping.wait(), self.slow_delay)
-            except TimeoutError:
-                pass
-        if self.fail == "error":
-            return web.Response(status=500, text="Internal Server Error")
-        return await handler(request)
 
     # -- documents -------------------------------------------------------------------------
 
