@@ -92,7 +92,7 @@ def said(service: str, data: dict[str, Any], entities: list[Entity]) -> str:
         return f"Set {who} to {data['temperature']:g} degrees."
     if service == "set_hvac_mode":
         return f"Set {who} to {data['hvac_mode']}."
-    if service == "set_cover_position":
+    if service in ("set_cover_position", "set_valve_position"):
         return f"Set {who} to {data['position']}% open."
     if service == "set_percentage":
         return f"Set {who} to {data['percentage']}% speed."
@@ -255,10 +255,17 @@ def register(registry: ToolRegistry, executor: Executor, home: Home) -> None:
         """Sets the position of covers such as blinds, shades, garage doors and valves."""
         if not 0 <= position <= 100:
             raise ToolError("position must be a percentage from 0 to 100")
-        found = targets(name, area, floor, domain or ["cover", "valve"], device_class,
-                        service="set_cover_position")
+        found = targets(name, area, floor, domain or ["cover", "valve"], device_class)
         data = {"position": position}
-        return said("set_cover_position", data, await act(ctx, found, "set_cover_position", data))
+        done = []
+        for kind in ("cover", "valve"):
+            group = [e for e in found if e.domain == kind]
+            if group:
+                service = f"set_{kind}_position"
+                done.append(said(service, data, await act(ctx, group, service, data)))
+        if not done:
+            raise ToolError(f"The {_names(found)} can't be set to a position.")
+        return " ".join(done)
 
     async def GetLiveContext(ctx: ToolContext, name: Name = None, area: AreaName = None,
                              floor: Floor = None, domain: Domains = None) -> str:

@@ -6,21 +6,17 @@
 from __future__ import annotations
 
 import io
-import re
 from datetime import datetime, timezone
 from typing import Any
 
-import aiohttp
 from PIL import Image, ImageChops, ImageStat
 
+from devices.http import DeviceHttp
 from devices.model import Device, DeviceError, Entity
+from devices.names import slug
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 _COMPARE_SIZE = (64, 48)  # small enough to be cheap, to blur noise, and to ignore a timestamp
-
-
-def slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "camera"
 
 
 class CameraDriver:
@@ -28,11 +24,10 @@ class CameraDriver:
         self, device: Device, timeout: float = 3.0, area: str | None = None, path: str = "/snapshot.jpg"
     ) -> None:
         self.device = device
-        self.entity_id = f"camera.{slug(device.name)}"
-        self._timeout = timeout
+        self.entity_id = f"camera.{slug(device.name, fallback='camera')}"
         self._area = area
-        self._url = f"http://{device.host}:{device.port}{path}"
-        self._session: aiohttp.ClientSession | None = None
+        self._path = path
+        self._http = DeviceHttp(device, timeout)
         self.last_snapshot: bytes | None = None
         self._attributes: dict[str, Any] = {"last_snapshot_at": None}
 
@@ -59,15 +54,10 @@ class CameraDriver:
         if entity_id != self.entity_id:
             raise DeviceError(f"The {self.device.name} has no {entity_id}")
         where = f"the {self.device.name} at {self.device.host}:{self.device.port}"
-        try:
-            async with self._http().get(self._url) as resp:
-                if resp.status != 200:
-                    raise DeviceError(f"I asked {where} for a snapshot and it answered HTTP {resp.status}")
-                body = await resp.read()
-        except TimeoutError as exc:
-            raise DeviceError(f"I can't reach {where} (timed out after {self._timeout:g} s)") from exc
-        except aiohttp.ClientError as exc:
-            raise DeviceError(f"I can't reach {where} ({type(exc).__name__})") from exc
+        async with self._http.request("GET", self._path, where) as resp:
+            if resp.status != 200:
+                raise DeviceError(f"I asked {where} for a snapshot and it answered HTTP {resp.status}")
+            body = await resp.read()
         if not body.startswith(JPEG_MAGIC):
             raise DeviceError(f"{where[0].upper()}{where[1:]} sent something that is not a JPEG image; "
                               "check its snapshot address")
@@ -79,14 +69,7 @@ class CameraDriver:
         return body
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout))
-        return self._session
+        await self._http.close()
 
 
 def changed(prev: bytes, cur: bytes, threshold: float) -> bool:

@@ -1,7 +1,4 @@
-"""Colour names people say, and colour temperature as RGB, for lights that take either.
-
-Same names and semantics as the table in devices/hue.py, so the two can become one.
-"""
+"""Colour names people say, and colour temperature as RGB, for lights that take either."""
 from __future__ import annotations
 
 import math

@@ -7,6 +7,7 @@ nothing is deleted.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -167,7 +168,10 @@ class Home:
         if service not in entity.services:
             raise DeviceError(f"The {entity.name} can't do {service.replace('_', ' ')}.")
         try:
-            await asyncio.wait_for(driver.call(entity.entity_id, service, data), self.device_timeout)
+            # asyncio.timeout, not wait_for: no extra task, so no background work (read-backs,
+            # pushed events) gets to run between the device's answer and our return.
+            async with asyncio.timeout(self.device_timeout):
+                await driver.call(entity.entity_id, service, data)
         except (DeviceError, TimeoutError, OSError) as e:
             self.mark_unavailable(device_id, str(e) or "timed out")
             raise DeviceError(self._unreachable(driver.device, e)) from None
@@ -260,6 +264,7 @@ class Home:
         return "\n".join(lines)
 
 
+@functools.lru_cache(maxsize=4096)  # every target lookup normalizes every entity's names
 def normalize(text: str) -> str:
     """Case-, punctuation- and article-insensitive form of a name, for matching."""
     words = "".join(c if c.isalnum() else " " for c in text.casefold()).split()

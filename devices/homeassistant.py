@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 
+from devices.http import DeviceHttp
 from devices.model import Device, DeviceError, Entity
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ DOMAIN_SERVICES: dict[str, frozenset[str]] = {
     "switch": frozenset({"turn_on", "turn_off", "toggle"}),
     "fan": frozenset({"turn_on", "turn_off", "toggle"}),
     "cover": frozenset({"open_cover", "close_cover", "stop_cover", "set_cover_position"}),
-    "valve": frozenset({"open_valve", "close_valve"}),
+    "valve": frozenset({"open_valve", "close_valve", "set_valve_position"}),
     "lock": frozenset({"lock", "unlock"}),
     "climate": frozenset({"set_temperature", "set_hvac_mode"}),
     "water_heater": frozenset({"set_temperature"}),
@@ -76,14 +77,13 @@ class HomeAssistantDriver:
         self._token = token  # never logged, never put in an error message
         # Entity ids or fnmatch patterns ("lock.*"); None mirrors every supported domain.
         self._include = include
-        self._timeout = timeout
-        self._session: aiohttp.ClientSession | None = None
+        self._http = DeviceHttp(device, timeout, headers={"Authorization": f"Bearer {token}"})
         # entity_id -> last state object seen, to report only real changes after a reconnect.
         self._known: dict[str, dict[str, Any]] = {}
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.device.host}:{self.device.port}"
+        return self._http.base_url
 
     def mirrors(self, entity_id: str) -> bool:
         if entity_id.split(".", 1)[0] not in DOMAIN_SERVICES:
@@ -111,39 +111,24 @@ class HomeAssistantDriver:
         await self._request("POST", f"/api/services/{domain}/{service}", json={**data, "entity_id": entity_id})
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                headers={"Authorization": f"Bearer {self._token}"},
-                timeout=aiohttp.ClientTimeout(total=self._timeout),
-            )
-        return self._session
+        await self._http.close()
 
     def _where(self) -> str:
         return f"Home Assistant at {self.device.host}:{self.device.port}"
 
     async def _request(self, method: str, path: str, json: dict[str, Any] | None = None) -> Any:
-        try:
-            async with self._http().request(method, self.base_url + path, json=json) as resp:
-                if resp.status == 401:
-                    raise TokenRejected()
-                if resp.status == 400:
-                    service = path.removeprefix("/api/services/").replace("/", ".")
-                    raise DeviceError(f"{self._where()} refused {service} with {json}; "
-                                      "check the values are valid for that entity")
-                if resp.status == 404:
-                    raise DeviceError(f"{self._where()} has no {path.rsplit('/', 1)[-1]}")
-                if resp.status != 200:
-                    raise DeviceError(f"{self._where()} answered with an error (HTTP {resp.status})")
-                return await resp.json()
-        except TimeoutError as exc:
-            raise DeviceError(f"I can't reach {self._where()} (timed out after {self._timeout:g} s)") from exc
-        except aiohttp.ClientError as exc:
-            raise DeviceError(f"I can't reach {self._where()} ({_reason(exc)})") from exc
+        async with self._http.request(method, path, self._where(), json) as resp:
+            if resp.status == 401:
+                raise TokenRejected()
+            if resp.status == 400:
+                service = path.removeprefix("/api/services/").replace("/", ".")
+                raise DeviceError(f"{self._where()} refused {service} with {json}; "
+                                  "check the values are valid for that entity")
+            if resp.status == 404:
+                raise DeviceError(f"{self._where()} has no {path.rsplit('/', 1)[-1]}")
+            if resp.status != 200:
+                raise DeviceError(f"{self._where()} answered with an error (HTTP {resp.status})")
+            return await resp.json()
 
     # -- WebSocket -------------------------------------------------------------------------
 
@@ -171,28 +156,24 @@ class HomeAssistantDriver:
 
     async def _follow_once(self, on_change: OnChange) -> None:
         url = self.base_url + "/api/websocket"
-        try:
-            ws_timeout = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=self._timeout)
-            async with self._http().ws_connect(url, heartbeat=30, timeout=ws_timeout) as ws:
-                await self._authenticate(ws)
-                await ws.send_json({"id": 1, "type": "subscribe_events", "event_type": "state_changed"})
-                reply = await self._receive(ws)
-                if not reply.get("success"):
-                    raise DeviceError(f"{self._where()} refused the event subscription: {reply.get('error')}")
-                # Subscribed first, then read: nothing can slip between the two.
-                for state in await self._request("GET", "/api/states"):
-                    await self._observe(state["entity_id"], state, on_change)
-                async for msg in ws:
-                    if msg.type != aiohttp.WSMsgType.TEXT:
-                        break
-                    event = msg.json()
-                    if event.get("type") == "event" and event["event"].get("event_type") == "state_changed":
-                        data = event["event"]["data"]
-                        await self._observe(data["entity_id"], data.get("new_state"), on_change)
-        except TimeoutError as exc:
-            raise DeviceError(f"I lost {self._where()} (timed out after {self._timeout:g} s)") from exc
-        except aiohttp.ClientError as exc:
-            raise DeviceError(f"I can't reach {self._where()} ({_reason(exc)})") from exc
+        ws_timeout = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=self._http.timeout)
+        async with self._http.reaching(self._where(), lost=True) as session, \
+                session.ws_connect(url, heartbeat=30, timeout=ws_timeout) as ws:
+            await self._authenticate(ws)
+            await ws.send_json({"id": 1, "type": "subscribe_events", "event_type": "state_changed"})
+            reply = await self._receive(ws)
+            if not reply.get("success"):
+                raise DeviceError(f"{self._where()} refused the event subscription: {reply.get('error')}")
+            # Subscribed first, then read: nothing can slip between the two.
+            for state in await self._request("GET", "/api/states"):
+                await self._observe(state["entity_id"], state, on_change)
+            async for msg in ws:
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    break
+                event = msg.json()
+                if event.get("type") == "event" and event["event"].get("event_type") == "state_changed":
+                    data = event["event"]["data"]
+                    await self._observe(data["entity_id"], data.get("new_state"), on_change)
 
     async def _authenticate(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         hello = await self._receive(ws)
@@ -206,7 +187,7 @@ class HomeAssistantDriver:
             raise DeviceError(f"{self._where()} answered the login with {answer.get('type')!r}")
 
     async def _receive(self, ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
-        msg = await ws.receive(timeout=self._timeout)
+        msg = await ws.receive(timeout=self._http.timeout)
         if msg.type != aiohttp.WSMsgType.TEXT:
             raise DeviceError(f"{self._where()} closed the event stream during setup")
         return msg.json()
@@ -239,14 +220,6 @@ async def _deliver(on_change: OnChange, entity: Entity) -> None:
 
 def _when(state: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(state["last_updated"])
-
-
-def _reason(exc: aiohttp.ClientError) -> str:
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return "connection refused" if isinstance(exc.os_error, ConnectionRefusedError) else str(exc.os_error)
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "it dropped the connection"
-    return type(exc).__name__
 
 
 def make_driver(device: Device, token: str, include: list[str] | None = None) -> HomeAssistantDriver:

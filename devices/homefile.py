@@ -8,12 +8,13 @@ HomeFileError naming the line and the field.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from devices.names import slug
 
 # Which emulator serves an entity when the file does not say (`via:`).
 FAMILIES = ("hue", "wled", "sonos", "shelly", "camera", "homeassistant")
@@ -82,10 +83,6 @@ def _sequence(loader: _Loader, node: yaml.SequenceNode) -> _Seq:
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
 def default_via(domain: str, name: str, area: str | None) -> str:

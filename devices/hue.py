@@ -8,38 +8,17 @@ from __future__ import annotations
 
 import colorsys
 import json
-import os
-import re
 import socket
-import unicodedata
 from typing import Any
 
-import aiohttp
-
+from devices.colors import color_name_target
+from devices.http import DeviceHttp
 from devices.model import Device, DeviceError, Entity
+from devices.names import slug
 
 LIGHT_SERVICES = {"turn_on", "turn_off", "toggle"}
 TURN_ON_KEYS = {"brightness_pct", "rgb_color", "color_name", "color_temp_kelvin", "transition"}
 DEFAULT_CT_RANGE = (153, 500)  # mireds, when a light does not report its own
-
-# Common colour names. CSS values where CSS has the name; only the hue matters, because xy
-# carries no brightness.
-COLOR_NAMES_RGB: dict[str, tuple[int, int, int]] = {
-    "red": (255, 0, 0), "crimson": (220, 20, 60), "coral": (255, 127, 80),
-    "salmon": (250, 128, 114), "orange": (255, 165, 0), "amber": (255, 191, 0),
-    "gold": (255, 215, 0), "yellow": (255, 255, 0), "lime": (0, 255, 0),
-    "green": (0, 128, 0), "teal": (0, 128, 128), "turquoise": (64, 224, 208),
-    "cyan": (0, 255, 255), "aqua": (0, 255, 255), "skyblue": (135, 206, 235),
-    "lightblue": (173, 216, 230), "blue": (0, 0, 255), "navy": (0, 0, 128),
-    "indigo": (75, 0, 130), "purple": (128, 0, 128), "violet": (238, 130, 238),
-    "lavender": (230, 230, 250), "magenta": (255, 0, 255), "fuchsia": (255, 0, 255),
-    "pink": (255, 192, 203), "hotpink": (255, 105, 180), "white": (255, 255, 255),
-}
-# Whites people name by feel; these go to the bulb's white channel as a colour temperature.
-COLOR_NAMES_KELVIN: dict[str, int] = {
-    "candlelight": 2000, "candle": 2000, "warmwhite": 2700, "softwhite": 2700,
-    "neutralwhite": 4000, "coolwhite": 4000, "daylight": 6500, "coldwhite": 6500,
-}
 
 
 class LinkButtonNotPressed(DeviceError):
@@ -51,12 +30,6 @@ class NotPaired(DeviceError):
 
 
 # --- conversions -----------------------------------------------------------------------------
-
-def slug(name: str) -> str:
-    """"Küche Decke" -> "kuche_decke", the object part of an entity id."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_")
-
 
 def rgb_to_xy(rgb: tuple[int, int, int] | list[int]) -> tuple[float, float]:
     """sRGB -> CIE xy the way Philips documents it (gamma, then the Wide RGB D65 matrix)."""
@@ -99,17 +72,6 @@ def mired_to_kelvin(mired: float) -> int:
     return round(1_000_000 / mired)
 
 
-def color_name_target(name: str) -> tuple[str, Any]:
-    """A colour name -> ("rgb", (r, g, b)) or ("kelvin", K); DeviceError if unknown."""
-    key = re.sub(r"[\s_-]+", "", name.lower()).replace("grey", "gray")
-    if key in COLOR_NAMES_KELVIN:
-        return "kelvin", COLOR_NAMES_KELVIN[key]
-    if key in COLOR_NAMES_RGB:
-        return "rgb", COLOR_NAMES_RGB[key]
-    raise DeviceError(f"I don't know the colour {name!r}; try red, blue, green, orange, purple, "
-                      "pink, warm white or daylight, or give an RGB value.")
-
-
 def _ha_brightness(bri: int) -> int:
     """Hue's 1-254 -> Home Assistant's 0-255."""
     return min(255, round(bri * 255 / 254))
@@ -128,7 +90,7 @@ class HueDriver:
         self.device = device
         self.username = username
         self.timeout = timeout
-        self._session: aiohttp.ClientSession | None = None
+        self._http = DeviceHttp(device, timeout)
         self._light_ids: dict[str, str] = {}  # entity_id -> bridge light id
         self._bridge = f"Hue bridge {device.name!r} at {device.host}:{device.port}"
 
@@ -157,7 +119,7 @@ class HueDriver:
         entities: list[Entity] = []
         light_ids: dict[str, str] = {}
         for light_id, light in sorted(full["lights"].items(), key=lambda kv: int(kv[0])):
-            base = f"light.{slug(light['name']) or 'hue_' + light_id}"
+            base = f"light.{slug(light['name'], fallback=f'hue_{light_id}')}"
             entity_id, n = base, 2
             while entity_id in light_ids:  # two lights with one name: kitchen, kitchen_2
                 entity_id, n = f"{base}_{n}", n + 1
@@ -192,9 +154,7 @@ class HueDriver:
         self._raise_errors(answer, f"change {name}")
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._http.close()
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -292,28 +252,11 @@ class HueDriver:
             raise DeviceError(f"The {self._bridge} couldn't {doing}: {reasons}.")
 
     async def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
-        url = f"http://{self.device.host}:{self.device.port}{path}"
-        try:
-            async with self._session.request(method, url, json=body) as response:
-                if response.status != 200:
-                    raise DeviceError(f"The {self._bridge} answered HTTP {response.status}; "
-                                      "it may be restarting, try again in a minute.")
-                text = await response.text()
-        except TimeoutError:
-            raise DeviceError(f"I can't reach the {self._bridge} "
-                              f"(timed out after {self.timeout:g} s).") from None
-        except aiohttp.ClientConnectorError as exc:
-            # asyncio's strerror is "Connect call failed (...)"; the errno says what happened.
-            errno = exc.os_error.errno
-            reason = os.strerror(errno).lower() if errno else str(exc.os_error)
-            raise DeviceError(f"I can't reach the {self._bridge} ({reason}).") from exc
-        except aiohttp.ServerDisconnectedError as exc:
-            raise DeviceError(f"I can't reach the {self._bridge} "
-                              "(it hung up without answering).") from exc
-        except aiohttp.ClientError as exc:
-            raise DeviceError(f"I can't reach the {self._bridge} ({exc}).") from exc
+        async with self._http.request(method, path, f"the {self._bridge}", body) as response:
+            if response.status != 200:
+                raise DeviceError(f"The {self._bridge} answered HTTP {response.status}; "
+                                  "it may be restarting, try again in a minute.")
+            text = await response.text()
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:

@@ -9,14 +9,15 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 
+from devices.http import DeviceHttp
 from devices.model import Device, DeviceError, Entity
+from devices.names import slug
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +39,8 @@ class ShellyDriver:
     ) -> None:
         self.device = device
         self.area = area
-        self._timeout = timeout
         self._device_class = device_class
-        self._session: aiohttp.ClientSession | None = None
+        self._http = DeviceHttp(device, timeout)
         self._src = f"claw-{uuid.uuid4().hex[:8]}"  # our address in the device's replies
         self._next_id = 0
         self._name = device.name
@@ -51,7 +51,7 @@ class ShellyDriver:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.device.host}:{self.device.port}"
+        return self._http.base_url
 
     # -- Driver protocol -------------------------------------------------------------------
 
@@ -90,23 +90,16 @@ class ShellyDriver:
         await self.rpc(method, params)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._http.close()
 
     # -- RPC -------------------------------------------------------------------------------
 
     async def rpc(self, method: str, params: dict[str, Any] | None = None) -> Any:
         """One JSON-RPC call over HTTP; the device's error becomes a DeviceError."""
-        try:
-            async with self._http().post(self.base_url + "/rpc", json=self._frame(method, params)) as resp:
-                if resp.status != 200:
-                    raise DeviceError(f"{self._where()} answered {method} with HTTP {resp.status}")
-                reply = await resp.json()
-        except TimeoutError as exc:
-            raise DeviceError(f"I can't reach {self._where()} (timed out after {self._timeout:g} s)") from exc
-        except aiohttp.ClientError as exc:
-            raise DeviceError(f"I can't reach {self._where()} ({_reason(exc)})") from exc
+        async with self._http.request("POST", "/rpc", self._where(), self._frame(method, params)) as resp:
+            if resp.status != 200:
+                raise DeviceError(f"{self._where()} answered {method} with HTTP {resp.status}")
+            reply = await resp.json()
         return self._result(method, reply)
 
     def _frame(self, method: str, params: dict[str, Any] | None) -> dict[str, Any]:
@@ -121,11 +114,6 @@ class ShellyDriver:
             err = reply["error"]
             raise DeviceError(f"{self._where()} refused {method}: {err.get('message')} (error {err.get('code')})")
         return reply.get("result")
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout))
-        return self._session
 
     def _where(self) -> str:
         return f"{self._name} at {self.device.host}:{self.device.port}"
@@ -146,7 +134,7 @@ class ShellyDriver:
 
     def _entity(self, kind: str, name: str, status: dict[str, Any]) -> Entity:
         entity = Entity(
-            entity_id=f"{kind}.{slug(name)}", name=name, device_id=self.device.device_id,
+            entity_id=f"{kind}.{slug(name, fallback='device')}", name=name, device_id=self.device.device_id,
             area=self.area, services=set(SERVICES[kind]),
         )
         power = status.get("apower")
@@ -192,35 +180,31 @@ class ShellyDriver:
             delay = min(delay * 2, max_backoff)
 
     async def _follow_once(self, on_change: OnChange) -> None:
+        if not self._entity_ids:
+            await self.refresh()  # first, so that errors below name the device by its own name
         url = self.base_url.replace("http://", "ws://") + "/rpc"
-        try:
-            ws_timeout = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=self._timeout)
-            async with self._http().ws_connect(url, heartbeat=30, timeout=ws_timeout) as ws:
-                if not self._entity_ids:
-                    await self.refresh()
-                # The first frame with our src subscribes us; its answer is the catch-up read.
-                frame = self._frame("Shelly.GetStatus", None)
-                await ws.send_json(frame)
-                async for msg in ws:
-                    if msg.type != aiohttp.WSMsgType.TEXT:
-                        break
-                    reply = msg.json()
-                    if reply.get("id") == frame["id"]:
-                        self._status = _components(self._result("Shelly.GetStatus", reply))
-                    elif reply.get("method") in ("NotifyStatus", "NotifyFullStatus"):
-                        for key, part in reply.get("params", {}).items():
-                            if key in self._status:
-                                self._status[key].update(part)
-                    else:
-                        continue
-                    for entity in self._entities():
-                        if self._reported.get(entity.entity_id) != entity:
-                            self._reported[entity.entity_id] = entity
-                            await _deliver(on_change, entity)
-        except TimeoutError as exc:
-            raise DeviceError(f"I lost {self._where()} (timed out after {self._timeout:g} s)") from exc
-        except aiohttp.ClientError as exc:
-            raise DeviceError(f"I can't reach {self._where()} ({_reason(exc)})") from exc
+        ws_timeout = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=self._http.timeout)
+        async with self._http.reaching(self._where(), lost=True) as session, \
+                session.ws_connect(url, heartbeat=30, timeout=ws_timeout) as ws:
+            # The first frame with our src subscribes us; its answer is the catch-up read.
+            frame = self._frame("Shelly.GetStatus", None)
+            await ws.send_json(frame)
+            async for msg in ws:
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    break
+                reply = msg.json()
+                if reply.get("id") == frame["id"]:
+                    self._status = _components(self._result("Shelly.GetStatus", reply))
+                elif reply.get("method") in ("NotifyStatus", "NotifyFullStatus"):
+                    for key, part in reply.get("params", {}).items():
+                        if key in self._status:
+                            self._status[key].update(part)
+                else:
+                    continue
+                for entity in self._entities():
+                    if self._reported.get(entity.entity_id) != entity:
+                        self._reported[entity.entity_id] = entity
+                        await _deliver(on_change, entity)
 
 
 def _components(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -240,19 +224,6 @@ async def _deliver(on_change: OnChange, entity: Entity) -> None:
     result = on_change(entity)
     if inspect.isawaitable(result):
         await result
-
-
-def _reason(exc: aiohttp.ClientError) -> str:
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return "connection refused" if isinstance(exc.os_error, ConnectionRefusedError) else str(exc.os_error)
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "it dropped the connection"
-    return type(exc).__name__
-
-
-def slug(name: str) -> str:
-    """`Pool Pump` -> `pool_pump` (the object id part of an entity id)."""
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "device"
 
 
 def make_driver(device: Device, area: str | None = None) -> ShellyDriver:

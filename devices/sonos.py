@@ -17,7 +17,6 @@ this speaker's own household topology by room, so drivers need no registry of ea
 from __future__ import annotations
 
 import asyncio
-import re
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ import soco
 from soco.exceptions import SoCoSlaveException, SoCoUPnPException, UnknownSoCoException
 
 from devices.model import Device, DeviceError, Entity
+from devices.names import slug
 
 T = TypeVar("T")
 
@@ -61,7 +61,7 @@ class Zone:
 
     @property
     def entity_id(self) -> str:
-        return f"media_player.{slug(self.room)}"
+        return f"media_player.{slug(self.room, fallback='sonos')}"
 
 
 def topology(speaker: soco.SoCo) -> list[list[Zone]]:
@@ -97,7 +97,7 @@ class SonosDriver:
 
     @property
     def entity_id(self) -> str:
-        return f"media_player.{slug(self.room)}" if self.room else ""
+        return f"media_player.{slug(self.room, fallback='sonos')}" if self.room else ""
 
     async def refresh(self) -> list[Entity]:
         return [await self._run("refresh", self._read)]
@@ -254,11 +254,6 @@ def _reason(error: requests.ConnectionError) -> str:
     if "RemoteDisconnected" in text or "Connection aborted" in text or "reset by peer" in text:
         return "it dropped the connection"
     return "the network said: " + text
-
-
-def slug(name: str) -> str:
-    """`Living Room` -> `living_room` (the object id part of an entity id)."""
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "sonos"
 
 
 def make_driver(device: Device) -> SonosDriver:

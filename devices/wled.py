@@ -1,13 +1,12 @@
 """WLED LED controllers over the JSON API: one `light` entity per controller (its main segment)."""
 from __future__ import annotations
 
-import re
 from typing import Any
 
-import aiohttp
-
 from devices.colors import color_name_target, kelvin_to_rgb
+from devices.http import DeviceHttp
 from devices.model import Device, DeviceError, Entity
+from devices.names import slug
 
 MDNS_TYPE = "_wled._tcp.local."
 SERVICES = {"turn_on", "turn_off", "toggle"}
@@ -18,18 +17,17 @@ class WledDriver:
     def __init__(self, device: Device, timeout: float = 3.0, area: str | None = None) -> None:
         self.device = device
         self.area = area
-        self._timeout = timeout
-        self._session: aiohttp.ClientSession | None = None
+        self._http = DeviceHttp(device, timeout)
         self._name = device.name
         self._effects: list[str] = []
         self.entity_id = ""
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.device.host}:{self.device.port}"
+        return self._http.base_url
 
     async def refresh(self) -> list[Entity]:
-        doc = await self._request("GET", "/json")
+        doc = await self._http.json("GET", "/json", self._where())
         self._name = doc["info"].get("name") or self.device.name
         self._effects = list(doc.get("effects") or [])
         return [self._entity(doc["state"])]
@@ -47,12 +45,10 @@ class WledDriver:
             body = {"on": "t"}
         else:
             body = self._turn_on_body(data)
-        await self._request("POST", "/json/state", body)
+        await self._http.json("POST", "/json/state", self._where(), body)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._http.close()
 
     # -- translation -----------------------------------------------------------------------
 
@@ -60,7 +56,7 @@ class WledDriver:
         seg = state["seg"][state.get("mainseg", 0)] if state.get("seg") else {}
         fx = seg.get("fx")
         on = bool(state.get("on"))
-        self.entity_id = f"light.{slug(self._name)}"
+        self.entity_id = f"light.{slug(self._name, fallback='light')}"
         return Entity(
             entity_id=self.entity_id, name=self._name, device_id=self.device.device_id,
             area=self.area, state="on" if on else "off", services=set(SERVICES),
@@ -115,45 +111,16 @@ class WledDriver:
         raise DeviceError(f"{self._name} has no effect called {name!r}; it has "
                           + ", ".join(self._effects[:12]) + (" and more" if len(self._effects) > 12 else ""))
 
-    # -- HTTP ------------------------------------------------------------------------------
+    # -- naming ----------------------------------------------------------------------------
 
     def _where(self) -> str:
         return f"{self._name} at {self.device.host}:{self.device.port}"
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout))
-        return self._session
-
-    async def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        try:
-            async with self._http().request(method, self.base_url + path, json=body) as resp:
-                if resp.status != 200:
-                    raise DeviceError(f"{self._where()} answered with an error (HTTP {resp.status})")
-                return await resp.json()
-        except TimeoutError as exc:
-            raise DeviceError(f"I can't reach {self._where()} (timed out after {self._timeout:g} s)") from exc
-        except aiohttp.ClientError as exc:
-            raise DeviceError(f"I can't reach {self._where()} ({_reason(exc)})") from exc
 
 
 def _number(value: Any, low: float, high: float, rule: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
         raise DeviceError(f"{rule}, not {value!r}")
     return float(value)
-
-
-def _reason(exc: aiohttp.ClientError) -> str:
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return "connection refused" if isinstance(exc.os_error, ConnectionRefusedError) else str(exc.os_error)
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "it dropped the connection"
-    return type(exc).__name__
-
-
-def slug(name: str) -> str:
-    """`Deck Strip` -> `deck_strip` (the object id part of an entity id)."""
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "light"
 
 
 def make_driver(device: Device, area: str | None = None) -> WledDriver:

@@ -69,7 +69,7 @@ async def test_scene_change_is_detected_and_no_change_is_not(cam: CameraEmulator
 @pytest.mark.parametrize(("fail", "message"), [
     ("error", r"I asked the Driveway Camera at 127\.0\.0\.1:\d+ for a snapshot and it answered HTTP 500"),
     ("garbage", r"The Driveway Camera at 127\.0\.0\.1:\d+ sent something that is not a JPEG image"),
-    ("offline", r"I can't reach the Driveway Camera at 127\.0\.0\.1:\d+ \(ServerDisconnectedError\)"),
+    ("offline", r"I can't reach the Driveway Camera at 127\.0\.0\.1:\d+ \(it dropped the connection\)"),
     ("slow", r"I can't reach the Driveway Camera at 127\.0\.0\.1:\d+ \(timed out after 0\.3 s\)"),
 ])
 async def test_failures_become_device_errors(cam: CameraEmulator, fail: str, message: str) -> None:

@@ -6,9 +6,9 @@ import time
 import aiohttp
 import pytest
 
+from devices.colors import color_name_target
 from devices.emulators.hue import HueBridgeEmulator
-from devices.hue import (HueDriver, LinkButtonNotPressed, NotPaired, color_name_target,
-                         make_driver, rgb_to_xy, xy_to_rgb)
+from devices.hue import HueDriver, LinkButtonNotPressed, NotPaired, make_driver, rgb_to_xy, xy_to_rgb
 from devices.model import Device, DeviceError
 
 TIMEOUT = 0.5
@@ -193,7 +193,7 @@ async def test_unknown_entity(driver: HueDriver) -> None:
 
 
 @pytest.mark.parametrize("mode, message", [
-    ("offline", "hung up without answering"),
+    ("offline", "it dropped the connection"),
     ("slow", f"timed out after {TIMEOUT:g} s"),
     ("error", "answered HTTP 500"),
 ])

@@ -6,64 +6,36 @@ as with a real camera.
 """
 from __future__ import annotations
 
-import asyncio
 import io
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from aiohttp import web
 from PIL import Image, ImageDraw
 
+from devices.emulators.base import Emulator
+
 SCENES = ("empty", "truck")
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-SLOW_SECONDS = 10.0  # longer than any driver timeout
 
 
-class CameraEmulator:
+class CameraEmulator(Emulator):
     def __init__(
         self, host: str = "127.0.0.1", port: int = 0, name: str = "Driveway Camera",
         size: tuple[int, int] = (640, 360),
     ) -> None:
-        self.host = host
-        self.port = port
+        super().__init__(host, port)
         self.name = name
         self.size = size
-        # None | "offline" | "slow" | "error" | "garbage" (a login page instead of an image)
-        self.fail: str | None = None
         self.scene = "empty"
         self.snapshots_served = 0
-        self._runner: web.AppRunner | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     def set_scene(self, scene: str) -> None:
         if scene not in SCENES:
             raise ValueError(f"unknown scene {scene!r}; choose from {SCENES}")
         self.scene = scene
 
-    async def start(self) -> None:
-        app = web.Application(middlewares=[self._failures])
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/snapshot.jpg", self._snapshot)
         app.router.add_get("/info", self._info)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> CameraEmulator:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     def render(self) -> bytes:
         """The current scene as JPEG bytes."""
@@ -88,19 +60,11 @@ class CameraEmulator:
         img.save(out, "JPEG", quality=80)
         return out.getvalue()
 
-    @web.middleware
-    async def _failures(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if self.fail == "offline":
-            assert request.transport is not None
-            request.transport.abort()
-            raise web.HTTPServiceUnavailable()
-        if self.fail == "slow":
-            await asyncio.sleep(SLOW_SECONDS)
-        if self.fail == "error":
-            return web.Response(status=500, text="500 Internal Server Error")
+    def failure(self) -> web.Response | None:
+        """Besides the shared faults, "garbage": a login page instead of an image."""
         if self.fail == "garbage":
             return web.Response(text="<html><body>Please log in</body></html>", content_type="text/html")
-        return await handler(request)
+        return super().failure()
 
     async def _snapshot(self, request: web.Request) -> web.Response:
         self.snapshots_served += 1

@@ -11,15 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from devices.emulators.base import Emulator
+
 HA_VERSION = "2026.11.1"
-SLOW_SECONDS = 10.0  # longer than any driver timeout
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _now() -> str:
@@ -48,50 +47,29 @@ class _Connection:
             await self.ws.send_json(await self.outbox.get())
 
 
-class HomeAssistantEmulator:
+class HomeAssistantEmulator(Emulator):
     def __init__(self, host: str = "127.0.0.1", port: int = 0, token: str = "claw-test-token") -> None:
-        self.host = host
-        self.port = port
+        super().__init__(host, port)
         self.token = token
-        self.fail: str | None = None  # None | "offline" | "slow" | "error"
         self.states: dict[str, dict[str, Any]] = {}
         self.service_calls: list[tuple[str, str, dict[str, Any]]] = []
         self.websocket_connects = 0  # authenticated connections, ever
         self._connections: set[_Connection] = set()
-        self._runner: web.AppRunner | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    async def start(self) -> None:
-        app = web.Application(middlewares=[self._failures])
+    def routes(self, app: web.Application) -> None:
+        app.middlewares.append(self._auth)
         app.router.add_get("/api/websocket", self._websocket)
         app.router.add_get("/api/", self._api_status)
         app.router.add_get("/api/config", self._api_config)
         app.router.add_get("/api/states", self._api_states)
         app.router.add_get("/api/states/{entity_id}", self._api_state)
         app.router.add_post("/api/services/{domain}/{service}", self._api_service)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def stop(self) -> None:
         await self.drop_websockets()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> HomeAssistantEmulator:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        await super().stop()
 
     async def drop_websockets(self) -> None:
         """Close every WebSocket, as a Home Assistant restart would."""
@@ -243,6 +221,9 @@ class HomeAssistantEmulator:
                 return "open", {}
             case ("valve", "close_valve"):
                 return "closed", {}
+            case ("valve", "set_valve_position"):
+                position = _number(data, "position", 0, 100)
+                return ("closed" if position == 0 else "open"), {"current_position": int(position)}
             case ("lock", "lock"):
                 return "locked", {}
             case ("lock", "unlock"):
@@ -266,16 +247,8 @@ class HomeAssistantEmulator:
     # -- HTTP ------------------------------------------------------------------------------
 
     @web.middleware
-    async def _failures(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if self.fail == "offline":
-            # No answer at all: the connection just drops, as with a host that went away.
-            assert request.transport is not None
-            request.transport.abort()
-            raise web.HTTPServiceUnavailable()
-        if self.fail == "slow":
-            await asyncio.sleep(SLOW_SECONDS)
-        if self.fail == "error":
-            return web.Response(status=500, text="500 Internal Server Error")
+    async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        # The WebSocket API authenticates inside the socket instead.
         if request.path != "/api/websocket":
             if request.headers.get("Authorization") != f"Bearer {self.token}":
                 return web.Response(status=401, text="401: Unauthorized")

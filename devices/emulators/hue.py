@@ -6,7 +6,6 @@ the bridge's own shapes: HTTP 200 with a list of `{"success": ...}` / `{"error":
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 import time
@@ -15,6 +14,8 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from aiohttp import web
+
+from devices.emulators.base import Emulator
 
 LINK_BUTTON_WINDOW_S = 30.0  # a real bridge accepts new users for 30 s after a press
 CT_RANGE = (153, 500)  # mireds, the range Hue's ambiance bulbs report
@@ -106,25 +107,20 @@ def _check_value(key: str, value: Any) -> bool:
     return False
 
 
-class HueBridgeEmulator:
+class HueBridgeEmulator(Emulator):
     """An in-process Hue bridge; set up lights with `add_light`, then `await start()`."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, bridge_id: str | None = None,
                  name: str = "Hue Bridge") -> None:
-        self.host = host
-        self.port = port
+        super().__init__(host, port)
         self.name = name
         # Real bridge ids are the MAC with FFFE in the middle; Signify MACs start 00:17:88.
         self.bridge_id = (bridge_id or "001788FFFE" + secrets.token_hex(3)).upper()
         self.lights: dict[str, EmulatedLight] = {}
         self.groups: dict[str, EmulatedGroup] = {}
         self.users: dict[str, str] = {}  # username -> devicetype
-        self.fail: str | None = None
-        self.slow_delay = 10.0  # how long a "slow" bridge sits on a request
         self.requests: list[tuple[str, str, Any]] = []  # (method, path, json body) for tests
         self._link_until = 0.0
-        self._runner: web.AppRunner | None = None
-        self._stopping = asyncio.Event()
 
     # --- setup -----------------------------------------------------------------------------
 
@@ -148,41 +144,17 @@ class HueBridgeEmulator:
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        app = web.Application(middlewares=[self._failures])
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/description.xml", self._description)
         app.router.add_route("*", "/api{tail:.*}", self._api)
-        self._stopping.clear()
-        self._runner = web.AppRunner(app, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-
-    async def stop(self) -> None:
-        self._stopping.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     # --- HTTP ------------------------------------------------------------------------------
 
-    @web.middleware
-    async def _failures(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if self.fail == "offline":
-            # Drop the connection without a word, as a bridge that lost power mid-request does.
-            assert request.transport is not None
-            request.transport.abort()
-            raise asyncio.CancelledError
-        if self.fail == "slow":
-            try:
-                await asyncio.wait_for(self._stopping.wait(), self.slow_delay)
-            except asyncio.TimeoutError:
-                pass
-        if self.fail == "error":
+    def failure(self) -> web.Response | None:
+        if self.fail == "error":  # a bridge's web server answers its errors in HTML
             return web.Response(status=500, content_type="text/html",
                                 text="<html><body>500 Internal Server Error</body></html>")
-        return await handler(request)
+        return None
 
     async def _description(self, request: web.Request) -> web.Response:
         serial = (self.bridge_id[:6] + self.bridge_id[10:]).lower()

@@ -22,14 +22,15 @@ Faults for tests: set `fail` to "offline" (connections dropped), "slow" (answers
 """
 from __future__ import annotations
 
-import asyncio
 import weakref
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Self
 from xml.sax.saxutils import escape, quoteattr
 
 from aiohttp import web
+
+from devices.emulators.base import Emulator
 
 ZONEPLAYER = "urn:schemas-upnp-org:device:ZonePlayer:1"
 MDNS_TYPE = "_sonos._tcp.local."
@@ -326,7 +327,7 @@ class SonosEmulator(Emulator):
     # -- what an advertiser needs ---------------------------------------------------------
     @property
     def description_url(self) -> str:
-        return f"http://{self.host}:{self.port}/xml/device_description.xml"
+        return f"{self.url}/xml/device_description.xml"
 
     @property
     def queue_uri(self) -> str:
