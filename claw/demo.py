@@ -115,5 +115,13 @@ async def _chat(service: Claw) -> None:
         text = line.strip()
         if not text:
             continue
-        result = await service.agent.handle(text, caller)
-        print(f"claw> {result.reply}")
+        turn = asyncio.create_task(service.agent.handle(text, caller))
+        while not turn.done():
+            # The terminal is the owner here: security actions are confirmed at the prompt.
+            for request in service.channels.confirmations.pending():
+                print(f"claw> {request['what']}? Type yes to confirm; anything else cancels.\nyou> ",
+                      end="", flush=True)
+                answer = (await asyncio.to_thread(sys.stdin.readline)).strip().lower()
+                service.channels.confirmations.answer(request["id"], answer in ("y", "yes"), by="terminal")
+            await asyncio.wait([turn], timeout=0.1)
+        print(f"claw> {turn.result().reply}")
