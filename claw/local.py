@@ -28,27 +28,26 @@ SMALL_TOOLS = {
     "HassSetPosition", "GetLiveContext", "remember", "recall",
 }
 
-# Worked examples for a small model, one per tool, in made-up homes so that they never name a real
-# device: (what the user said, tool, arguments). "reply" means answering in words.
-EXAMPLES = [
-    ("switch on the porch light", "HassTurnOn", {"name": "Porch Light"}),
-    ("turn off every light in the bathroom", "HassTurnOff", {"area": "Bathroom", "domain": "light"}),
-    ("dim the bedside lamp to 20%", "HassLightSet", {"name": "Bedside Lamp", "brightness": 20}),
-    ("hold the podcast on the garden speaker", "HassMediaPause", {"name": "Garden Speaker"}),
-    ("carry on playing in the nursery", "HassMediaUnpause", {"area": "Nursery"}),
-    ("next song please", "HassMediaNext", {}),
-    ("play the song before this one", "HassMediaPrevious", {}),
-    ("volume to 25 in the bathroom", "HassSetVolume", {"area": "Bathroom", "volume_level": 25}),
-    ("a bit louder", "HassSetVolumeRelative", {"volume_step": "up"}),
-    ("silence the TV", "HassMediaPlayerMute", {"name": "TV"}),
-    ("sound back on in the nursery", "HassMediaPlayerUnmute", {"area": "Nursery"}),
-    ("heat the nursery to 19 degrees", "HassClimateSetTemperature", {"area": "Nursery", "temperature": 19}),
-    ("open the bathroom blind halfway", "HassSetPosition", {"area": "Bathroom", "position": 50}),
-    ("is the porch light still on?", "GetLiveContext", {"name": "Porch Light"}),
-    ("note that the plumber comes on Friday", "remember", {"fact": "The plumber comes on Friday."}),
-    ("what did I say about the plumber?", "recall", {"query": "plumber"}),
-    ("thank you, that's all", "reply", {}),
-]
+# One worked example per tool for a small model, set in a made-up home so that it never names a
+# real device: tool -> (what a user might say, the arguments).
+EXAMPLES = {
+    "HassTurnOn": ("switch on the porch light", {"name": "Porch Light"}),
+    "HassTurnOff": ("turn off the lights in the bathroom", {"area": "Bathroom", "domain": "light"}),
+    "HassLightSet": ("dim the bedside lamp to 20% brightness", {"name": "Bedside Lamp", "brightness": 20}),
+    "HassMediaPause": ("pause the TV", {"name": "TV"}),
+    "HassMediaUnpause": ("resume the radio in the nursery", {"area": "Nursery"}),
+    "HassMediaNext": ("skip to the next song", {}),
+    "HassMediaPrevious": ("play the previous track on the TV", {"name": "TV"}),
+    "HassSetVolume": ("set the TV volume to 25", {"name": "TV", "volume_level": 25}),
+    "HassSetVolumeRelative": ("turn the sound down a bit", {"volume_step": "down"}),
+    "HassMediaPlayerMute": ("mute the TV", {"name": "TV"}),
+    "HassMediaPlayerUnmute": ("unmute the TV", {"name": "TV"}),
+    "HassClimateSetTemperature": ("heat the nursery to 19 degrees", {"area": "Nursery", "temperature": 19}),
+    "HassSetPosition": ("open the bathroom blind halfway", {"area": "Bathroom", "position": 50}),
+    "GetLiveContext": ("is the porch light still on?", {"name": "Porch Light"}),
+    "remember": ("remember that the plumber comes on Friday", {"fact": "The plumber comes on Friday."}),
+    "recall": ("when did I say the plumber comes?", {"query": "plumber"}),
+}
 
 _ids = itertools.count(1)
 
@@ -98,20 +97,16 @@ class LocalBackend:
         return ModelReply(reply.text.strip(), uses, usage, "local")
 
     def system(self, prompt: Prompt, tools: list[dict[str, Any]]) -> str:
-        """The agent's stable prefix; a small model also gets the tools and worked examples.
+        """The agent's stable prefix; a small model also gets the tools with worked examples.
 
-        Everything added here depends only on the offered tools (and so on the live names and
-        areas), never on the turn, so the prefix stays byte-identical between turns.
+        What is added depends only on the offered tools, never on the turn, so the prefix stays
+        byte-identical between turns.
         """
         if not self.small_profile:
             return prompt.stable
         from local_llm import tool_catalog
 
-        offered = {tool["name"] for tool in tools} | {"reply"}
-        shots = [f"User: {said}\n{json.dumps({'tool': name, 'args': args})}"
-                 for said, name, args in EXAMPLES if name in offered]
-        return "\n\n".join([prompt.stable, tool_catalog(tools),
-                             "Examples (other homes, same tools):\n" + "\n".join(shots)])
+        return prompt.stable + "\n\n" + tool_catalog(tools)
 
     def tools(self, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """In the small profile: the generic tools, with every target as an enum of what exists."""
@@ -139,6 +134,9 @@ class LocalBackend:
                     props[key] = {"type": "string", "enum": values, "description": props[key].get("description", "")}
                 elif key not in spec["input_schema"].get("required", []):
                     del props[key]  # nothing could match: don't let the model invent a value
+            if spec["name"] in EXAMPLES:
+                said, args = EXAMPLES[spec["name"]]
+                spec["examples"] = [{"said": said, "args": args}]
             out.append(spec)
         return out
 

@@ -30,8 +30,10 @@ from local_llm.schema import args_grammar, choice_grammar, clamp_numbers
 
 REPLY = "reply"  # the pseudo-tool meaning "answer in words"
 CONTENT_FREE = [{"role": "user", "content": "N/A"}]
-# Log-probability bonus per word the request shares with a tool's name and description.
-LEXICAL_WEIGHT = 1.0
+# Log-probability bonus per word the request shares with a tool (its name, description, examples):
+# a 135M model's preferences between tools differ by about 1-3 nats, so one shared word outweighs
+# a mild preference but not a strong one.
+LEXICAL_WEIGHT = 3.0
 
 
 @dataclass(frozen=True)
@@ -123,11 +125,15 @@ class LocalModel:
         if not self.config.small_profile:
             text, _ = self._generate(context, choice_grammar(names), max_tokens=64, stop=[])
             return text.removesuffix('"')
+        # A small model's preferences are weak evidence: add the words the request shares with
+        # each tool, and answer in words when it shares none with any tool.
+        lexical = {tool["name"]: overlap(tool, messages[-1]["content"]) for tool in tools}
+        if not any(lexical.values()):
+            return REPLY
+        names = [name for name in names if name != REPLY]
         prior = self._prior(system, names)
         scores = self._feeder.score(context, self._name_sequences(system, messages, names))
-        said = messages[-1]["content"]
-        lexical = {tool["name"]: LEXICAL_WEIGHT * overlap(tool, said) for tool in tools}
-        return max(names, key=lambda name: scores[name] - prior[name] + lexical.get(name, 0.0))
+        return max(names, key=lambda name: scores[name] - prior[name] + LEXICAL_WEIGHT * lexical[name])
 
     def _name_sequences(self, system: str, messages: list[dict], names: list[str]) -> dict[str, list[int]]:
         return {name: self._prompt.tokens(system, messages, f'{TOOL_PREFIX}{name}"') for name in names}

@@ -19,7 +19,8 @@ TOOL_PREFIX = '{"tool": "'
 
 
 def tool_catalog(tools: list[dict]) -> str:
-    """A compact description of the tools for the system text: one short line per tool.
+    """A compact description of the tools for the system text: one short line per tool, then
+    its `examples` ({"said": what a user says, "args": the arguments}) as worked answers.
 
     Enum values (every device name) are left out: the device overview already lists them, and
     repeating them per tool would crowd a small context.
@@ -33,6 +34,9 @@ def tool_catalog(tools: list[dict]) -> str:
             for key, spec in schema.get("properties", {}).items()
         )
         lines.append(f"- {tool['name']}({params}): {_first_sentence(tool.get('description', ''))}")
+        for example in tool.get("examples", []):
+            answer = json.dumps({"tool": tool["name"], "args": example["args"]})
+            lines.append(f"  e.g. {json.dumps(example['said'])} -> {answer}")
     return "Tools:\n" + "\n".join(lines)
 
 

@@ -1,19 +1,32 @@
 """Cheap lexical evidence from the user's words, to help a small model choose and fill in tools.
 
-Words are compared by a 5-letter stem ("pauses"/"paused" meet "pause", "lights" meets "light"),
-after splitting camelCase and snake_case ("HassMediaPause" -> hass media pause).
+Words are compared by a crude stem (a plural "s" or an "ing" dropped, then the first 5 letters:
+"pauses" meets "pause", "lights" meets "light", "playing" meets "plays"), after splitting
+camelCase and snake_case ("HassMediaPause" -> hass media pause). A tool's words come from its
+name, its description and its `examples` (what a user might say to call it).
 """
 from __future__ import annotations
 
 import copy
 import re
 
-_STOPWORDS = {"the", "a", "an", "in", "to", "of", "and", "my", "me", "please", "is", "it", "for", "at", "can", "you"}
+_STOPWORDS = {
+    "the", "a", "an", "in", "to", "of", "and", "or", "my", "me", "i", "please", "is", "it", "its",
+    "for", "at", "can", "you", "your", "are", "be", "do", "did", "this", "that", "what", "who",
+    "with", "e", "g", "eg",
+}
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "s"):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix) and not word.endswith("ss"):
+            return word[: -len(suffix)][:5]
+    return word[:5]
 
 
 def words(text: str) -> set[str]:
     text = re.sub(r"([a-z])([A-Z])", r"\1 \2", text)
-    return {w[:5] for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOPWORDS}
+    return {_stem(w) for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOPWORDS}
 
 
 def _tool_words(tool: dict) -> set[str]:
@@ -24,8 +37,9 @@ def _tool_words(tool: dict) -> set[str]:
 
 
 def overlap(tool: dict, text: str) -> int:
-    """How many of the user's words the tool's name and description share (enums left out)."""
-    return len(words(text) & words(f"{tool['name']} {tool.get('description', '')}"))
+    """How many of the user's words the tool's name, description and examples share."""
+    said = [example["said"] for example in tool.get("examples", [])]
+    return len(words(text) & words(" ".join([tool["name"], tool.get("description", ""), *said])))
 
 
 def most_relevant(tools: list[dict], text: str, limit: int) -> list[dict]:
@@ -41,20 +55,25 @@ def most_relevant(tools: list[dict], text: str, limit: int) -> list[dict]:
 def narrow_enums(schema: dict, text: str) -> dict:
     """`schema` with each optional string enum cut to the values the user's words match best.
 
-    An optional enum that `text` does not mention at all is removed, so a small model cannot
-    name a device or an area nobody asked for; a required one is kept whole.
+    An optional enum that `text` does not mention is removed, so a small model cannot name a
+    device or an area nobody asked for; so is one whose best match is part of a longer match
+    in another property ("floor lamp" names a device, not a floor). Required enums stay whole.
     """
     said = words(text)
     out = copy.deepcopy(schema)
     props = out.get("properties", {})
     required = set(out.get("required", []))
-    for key, spec in list(props.items()):
+    matched: dict[str, tuple[set[str], list]] = {}  # property -> (words its best values match, values)
+    for key, spec in props.items():
         if "enum" not in spec or key in required:
             continue
-        hits = {value: len(said & words(str(value))) for value in spec["enum"]}
-        best = max(hits.values(), default=0)
-        if best == 0:
+        hits = {value: said & words(str(value)) for value in spec["enum"]}
+        best = max((len(hit) for hit in hits.values()), default=0)
+        matched[key] = (set().union(*(hit for hit in hits.values() if len(hit) == best)),
+                        [value for value, hit in hits.items() if best and len(hit) == best])
+    for key, (hit, values) in matched.items():
+        if not values or any(hit < other for k, (other, _) in matched.items() if k != key):
             del props[key]
         else:
-            spec["enum"] = [value for value, hit in hits.items() if hit == best]
+            props[key]["enum"] = values
     return out
