@@ -4,11 +4,12 @@ emulated device? (target: ratio <= 1.2 at p50 and at p99, for every device famil
 Run as root from the repo root: `.venv/bin/python bench/executor.py [--iterations N]`.
 It makes its own network namespace (real mDNS/SSDP, never on the host's LAN). The built-in
 demo house runs in one process; in another, a Claw discovers it the normal way and then, per
-family and in the same run, three paths do the same command on the same device:
+family and in the same run, four paths do the same command on the same device:
 
   tool    `Executor.run(tool, args, caller)`: validation, target resolution, policy, Home.call
           and the driver (for the camera, which has no snapshot tool yet: `Executor.act`)
-  driver  the family's driver `call()` alone, to split the overhead between the layers
+  home    `Home.call` alone (timeout, availability, starting the read-back)   } where the
+  driver  the family's driver `call()` alone                                  } time goes
   raw     the library a user would call directly: soco for Sonos, aiohttp for the HTTP APIs
 
 Every call flips the device's state (on/off, play/pause, 20/21 degrees), so none is a no-op.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import statistics
 import sys
 import tempfile
@@ -84,7 +86,7 @@ async def measure(iterations: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         service = demo_service(make_config(Path(tmp)), spec_house)
         await service.start()
-        home, executor = service.home, service.executor
+        home = service.home
         deadline = time.monotonic() + 20
         while len(home.entities) < len(spec_house.spec.entities) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
@@ -104,7 +106,7 @@ async def measure(iterations: int) -> dict[str, Any]:
 def _cases(service: Any, http: aiohttp.ClientSession) -> list[Case]:
     home, executor = service.home, service.executor
     caller = Caller(role="owner", chat_id="bench", channel="api")
-    flips = iter(range(10**9))  # every call, whatever its path, flips the device's state
+    flips = itertools.count()  # every call, whatever its path, flips the device's state
 
     def flip() -> bool:
         return next(flips) % 2 == 0

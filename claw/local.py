@@ -2,8 +2,9 @@
 
 The model is long-lived and not thread-safe, so calls are serialised. The stable prefix goes
 first, unchanged, so llama.cpp's KV cache reuses it; the volatile part rides with the newest
-user message. In the small-model profile the tools are narrowed, and names/areas become enums
-so constrained decoding can only produce entities that exist.
+user message. In the small-model profile the tools are narrowed, names, areas, floors and kinds
+of device become enums so constrained decoding can only produce targets that exist, and each
+tool carries a worked example (shown in the catalog, and used as lexical evidence by local_llm).
 """
 from __future__ import annotations
 
@@ -97,16 +98,17 @@ class LocalBackend:
         return ModelReply(reply.text.strip(), uses, usage, "local")
 
     def system(self, prompt: Prompt, tools: list[dict[str, Any]]) -> str:
-        """The agent's stable prefix; a small model also gets the tools with worked examples.
+        """The agent's stable prefix; a small model gets the tools with worked examples first.
 
-        What is added depends only on the offered tools, never on the turn, so the prefix stays
-        byte-identical between turns.
+        The catalog leaves out device names and areas, so it stays the same as devices come and
+        go: it leads, and a changed device overview (at the end of the agent's prefix) costs
+        only its own tokens in the KV cache.
         """
         if not self.small_profile:
             return prompt.stable
         from local_llm import tool_catalog
 
-        return prompt.stable + "\n\n" + tool_catalog(tools)
+        return tool_catalog(tools) + "\n\n" + prompt.stable
 
     def tools(self, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """In the small profile: the generic tools, with every target as an enum of what exists."""

@@ -22,8 +22,9 @@ def tool_catalog(tools: list[dict]) -> str:
     """A compact description of the tools for the system text: one short line per tool, then
     its `examples` ({"said": what a user says, "args": the arguments}) as worked answers.
 
-    Enum values (every device name) are left out: the device overview already lists them, and
-    repeating them per tool would crowd a small context.
+    Parameters whose values are enums (device names, areas) are left out: the device overview
+    already lists the values, repeating them per tool would crowd a small context, and this way
+    the catalog does not change when devices come and go.
     """
     lines = []
     for tool in tools:
@@ -31,9 +32,10 @@ def tool_catalog(tools: list[dict]) -> str:
         required = set(schema.get("required", []))
         params = ", ".join(
             f"{key}{'' if key in required else '?'}{_param_type(spec)}"
-            for key, spec in schema.get("properties", {}).items()
+            for key, spec in schema.get("properties", {}).items() if "enum" not in spec
         )
-        lines.append(f"- {tool['name']}({params}): {_first_sentence(tool.get('description', ''))}")
+        signature = f"{tool['name']}({params})" if params else tool["name"]
+        lines.append(f"- {signature}: {_first_sentence(tool.get('description', ''))}")
         for example in tool.get("examples", []):
             answer = json.dumps({"tool": tool["name"], "args": example["args"]})
             lines.append(f"  e.g. {json.dumps(example['said'])} -> {answer}")
@@ -46,8 +48,6 @@ def _first_sentence(text: str) -> str:
 
 
 def _param_type(spec: dict) -> str:
-    if "enum" in spec:
-        return ""
     if "minimum" in spec or "maximum" in spec:
         return f": {spec.get('type', 'number')} {spec.get('minimum', '')}..{spec.get('maximum', '')}"
     return f": {spec['type']}" if spec.get("type") in ("integer", "number", "boolean") else ""

@@ -1,8 +1,9 @@
 """The local model backend against the real llama-cpp-python and a tiny GGUF (SmolLM2-135M).
 
 The 135M model is a test vehicle for the code path: these tests check that its output always
-parses and fits the schema, that the KV cache is reused, and that numbers are clamped; they do
-not expect it to pick the best tool.
+parses and fits the schema, that the KV cache is reused, that numbers are clamped, and that the
+small profile's lexical evidence (words shared with a tool, enums narrowed to what was said)
+steers it; they do not expect it to judge like a big model.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from local_llm import LocalConfig, LocalModel, default_model_path, tool_catalog
 from local_llm.prompt import ChatPrompt
-from local_llm.relevance import most_relevant
+from local_llm.relevance import most_relevant, narrow_enums, overlap
 from local_llm.schema import clamp_numbers
 
 AREAS = ["Study", "Kitchen", "Living Room", "Bedroom"]
@@ -186,3 +187,72 @@ def test_unknown_chat_format_and_missing_model_say_what_to_do(model: LocalModel)
         ChatPrompt(model.llm, "nonsense")
     with pytest.raises(FileNotFoundError, match="No GGUF model at /nowhere/model.gguf"):
         LocalModel(LocalConfig(model_path="/nowhere/model.gguf"))
+
+
+MEDIA_TOOLS = [
+    {"name": "HassMediaPause", "description": "Pauses media players.", "input_schema": _target_schema(),
+     "examples": [{"said": "pause the TV", "args": {"name": "Living Room TV"}}]},
+    {"name": "HassMediaUnpause", "description": "Resumes media players.", "input_schema": _target_schema(),
+     "examples": [{"said": "resume the radio", "args": {}}]},
+    {"name": "HassTurnOn", "description": "Turns on devices.", "input_schema": _target_schema(),
+     "examples": [{"said": "switch on the porch light", "args": {}}]},
+]
+
+
+def test_catalog_lists_examples_and_leaves_enums_to_the_device_overview() -> None:
+    tools = MEDIA_TOOLS[:1] + [{
+        "name": "SetLevel", "description": "Sets the level. More words here.",
+        "input_schema": {"type": "object", "properties": {
+            "level": {"type": "integer", "minimum": 5, "maximum": 7}, "name": {"type": "string", "enum": NAMES}},
+            "required": ["level"]},
+    }]
+    assert tool_catalog(tools) == (
+        "Tools:\n"
+        "- HassMediaPause: Pauses media players.\n"
+        '  e.g. "pause the TV" -> {"tool": "HassMediaPause", "args": {"name": "Living Room TV"}}\n'
+        "- SetLevel(level: integer 5..7): Sets the level."
+    )
+
+
+def test_overlap_counts_words_from_name_description_and_examples() -> None:
+    pause, unpause, turn_on = MEDIA_TOOLS
+    assert overlap(pause, "Pausing the music in the study") == 1  # "pausing" meets "Pauses"
+    assert overlap(unpause, "pause the music") == 0
+    assert overlap(turn_on, "switch the porch lights on") == 4  # switch, porch, light, on
+    assert overlap(turn_on, "hello there") == 0
+
+
+def test_narrow_enums_keeps_only_what_was_said() -> None:
+    schema = {"type": "object", "required": ["domain"], "properties": {
+        "name": {"type": "string", "enum": ["Floor Lamp", "Desk Lamp", "Study Speaker"]},
+        "area": {"type": "string", "enum": ["Study", "Living Room"]},
+        "floor": {"type": "string", "enum": ["First Floor", "Ground Floor"]},
+        "domain": {"type": "string", "enum": ["light", "media_player"]},
+        "brightness": {"type": "integer"},
+    }}
+
+    def kept(text: str) -> dict:
+        return {k: v.get("enum") for k, v in narrow_enums(schema, text)["properties"].items()}
+
+    # "floor" belongs to the longer match "Floor Lamp", not to a floor; the required enum stays whole
+    assert kept("set the floor lamp to 30%") == {
+        "name": ["Floor Lamp"], "domain": ["light", "media_player"], "brightness": None}
+    assert kept("pause the music in the study") == {
+        "name": ["Study Speaker"], "area": ["Study"], "domain": ["light", "media_player"], "brightness": None}
+    assert kept("skip") == {"domain": ["light", "media_player"], "brightness": None}
+    assert schema["properties"]["name"]["enum"] == ["Floor Lamp", "Desk Lamp", "Study Speaker"]  # not mutated
+
+
+def test_shared_words_steer_the_small_model_to_the_right_tool_and_target(model: LocalModel) -> None:
+    system = "You are Claw.\n\n" + tool_catalog(MEDIA_TOOLS) + "\n\nDevices:\n" + "\n".join(
+        f"- {name} ({area})" for name, area in zip(NAMES, AREAS))
+    reply = model.complete(system, [{"role": "user", "content": "pause the music in the study"}], MEDIA_TOOLS)
+    assert [call.name for call in reply.tool_calls] == ["HassMediaPause"]
+    # only the study's names could be decoded: nothing else was mentioned
+    assert set(reply.tool_calls[0].args.items()) <= {("name", "Study Speaker"), ("area", "Study")}
+
+
+def test_small_talk_sharing_no_word_with_a_tool_is_answered_in_words(model: LocalModel) -> None:
+    reply = model.complete(SYSTEM, [{"role": "user", "content": "good morning!"}], MEDIA_TOOLS)
+    assert reply.tool_calls == []
+    assert reply.text.strip()

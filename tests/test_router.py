@@ -49,7 +49,7 @@ async def chat(client, text, **extra):
 async def test_each_cloud_failure_falls_back_to_local_and_the_next_turn_tries_cloud(
         claw_with_local, standin, failure):
     standin.queue += [failure, text_reply("Claude is back.")]
-    first = await chat(claw_with_local, "turn on the desk lamp")
+    first = await chat(claw_with_local, "could you get the desk lamp going")  # not a fast-path sentence
     assert first["backend"] == "local"
     assert first["reply"]
     # a local tool call only ever names things that exist (enum-constrained)
@@ -89,7 +89,7 @@ async def test_circuit_breaker_skips_the_cloud_then_probes(claw_with_local, stan
 async def test_private_messages_never_reach_the_cloud(claw_with_local, standin):
     body = await chat(claw_with_local, "what is on in the kitchen", private=True)
     assert body["backend"] == "local"
-    body = await chat(claw_with_local, "privately, is the desk lamp on?")
+    body = await chat(claw_with_local, "privately, how bright should the desk lamp be for reading?")
     assert body["backend"] == "local"
     await claw_with_local.claw.executor.run(
         "set_chat_privacy", {"private": True}, __import__("claw.tools").tools.Caller("owner", "router", "api"))
@@ -98,7 +98,7 @@ async def test_private_messages_never_reach_the_cloud(claw_with_local, standin):
     assert standin.requests == []
     # the stored history keeps the owner's words as they were said
     texts = [m["text"] for m in claw_with_local.claw.store.recent_messages("router")]
-    assert "privately, is the desk lamp on?" in texts
+    assert "privately, how bright should the desk lamp be for reading?" in texts
 
 
 async def test_private_without_a_local_model_sends_nothing(api, standin):
