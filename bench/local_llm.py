@@ -39,6 +39,7 @@ if sys.path[0] == str(Path(__file__).resolve().parent):
 from local_llm import LocalConfig, LocalModel, default_model_path, tool_catalog  # noqa: E402
 from local_llm.prompt import ChatPrompt  # noqa: E402
 from claw.local import LocalBackend  # noqa: E402
+from claw.models import ModelUnavailable  # noqa: E402
 from claw.service import Claw  # noqa: E402
 from devices.model import Device, DeviceError, Entity  # noqa: E402
 from tests.conftest import make_config  # noqa: E402
@@ -224,7 +225,7 @@ def _slot_ok(expected: Any, got: Any) -> bool:
 
 
 async def intent_accuracy(model_path: str, chat_format: str, intents_dir: Path, per_intent: int) -> dict[str, list[int]]:
-    """Per intent: [sentences, right tool, right tool and slots], through Claw's local path.
+    """Per intent: [sentences, right tool, right tool and slots, failed turns], through Claw's local path.
 
     Each sentence is asked in a Claw whose home holds its test file's devices and areas (the
     shared fixtures' controllable devices where the file has none): the agent builds the prompt,
@@ -234,7 +235,7 @@ async def intent_accuracy(model_path: str, chat_format: str, intents_dir: Path, 
     """
     sentences, homes = load_sentences(intents_dir, per_intent)
     backend: LocalBackend | None = None
-    counts: dict[str, list[int]] = {intent: [0, 0, 0] for intent in INTENT_TOOLS}
+    counts: dict[str, list[int]] = {intent: [0, 0, 0, 0] for intent in INTENT_TOOLS}
     with tempfile.TemporaryDirectory() as tmp:
         for key in dict.fromkeys(s.home for s in sentences):  # one home at a time: its prefix stays cached
             claw = Claw(make_config(Path(tmp) / f"home{len(counts)}{abs(hash(key))}", None, CLAW_LOCAL_MODEL=model_path))
@@ -253,9 +254,13 @@ async def intent_accuracy(model_path: str, chat_format: str, intents_dir: Path, 
                 chat = f"bench{n}"
                 claw.store.ensure_chat(chat, "api")
                 claw.store.add_message(chat, "user", sentence.text)
-                reply = await backend.complete(claw.agent.prompt(chat, sentence.text))
                 row = counts[sentence.intent]
                 row[0] += 1
+                try:
+                    reply = await backend.complete(claw.agent.prompt(chat, sentence.text))
+                except ModelUnavailable:  # the service would tell the owner; here it is a miss
+                    row[3] += 1
+                    continue
                 use = reply.tool_uses[0] if reply.tool_uses else None
                 if use is None or use.name != INTENT_TOOLS[sentence.intent]:
                     continue
@@ -269,14 +274,14 @@ async def intent_accuracy(model_path: str, chat_format: str, intents_dir: Path, 
 
 def print_intents(label: str, counts: dict[str, list[int]], seconds: float) -> None:
     print(f"\nintent sentences through Claw's local path ({label}; {seconds:.0f} s)")
-    print(f"{'intent':<28}{'n':>4}{'tool ok':>10}{'+ slots ok':>12}")
-    total = [0, 0, 0]
-    for intent, (n, tool, slots) in counts.items():
-        if n:
-            print(f"{intent:<28}{n:>4}{tool:>10}{slots:>12}")
-            total = [a + b for a, b in zip(total, (n, tool, slots))]
-    n, tool, slots = total
-    print(f"{'all':<28}{n:>4}{tool / n:>10.0%}{slots / n:>12.0%}")
+    print(f"{'intent':<28}{'n':>4}{'tool ok':>10}{'+ slots ok':>12}{'failed':>8}")
+    total = [0, 0, 0, 0]
+    for intent, row in counts.items():
+        if row[0]:
+            print(f"{intent:<28}" + "".join(f"{v:>{w}}" for v, w in zip(row, (4, 10, 12, 8))))
+            total = [a + b for a, b in zip(total, row)]
+    n, tool, slots, failed = total
+    print(f"{'all':<28}{n:>4}{tool / n:>10.0%}{slots / n:>12.0%}{failed:>8}")
 
 
 def _row(label: str, local: float, raw: float, target: str) -> str:

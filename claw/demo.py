@@ -40,6 +40,9 @@ def demo_service(config: Config, house: EmulatedHouse) -> Claw:
     service = Claw(config)
     for area in house.spec.areas:  # the owner's floor plan, as they would tell it once
         service.home.set_area(area.name, floor=area.floor, aliases=area.aliases)
+    for entity in house.spec.entities:  # and the nicknames they use for things
+        if entity.aliases:
+            service.store.save_entity_settings(entity.entity_id, aliases=entity.aliases)
     return service
 
 

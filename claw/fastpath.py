@@ -57,7 +57,8 @@ TARGET_ARGS = {
     "GetLiveContext": ("name", "area", "floor", "domain"),
 }
 # Words that, said where a device name was expected, are not a device's name.
-NOT_NAMES = {"it", "that", "this", "them", "everything", "all", "something", "anything", "music"}
+NOT_NAMES = {"it", "that", "this", "them", "everything", "all", "something", "anything", "music",
+             "anyone", "anybody", "someone", "somebody", "everyone", "everybody", "who", "what"}
 CONNECTIVES = {"for", "to", "in", "on", "at", "with", "by", "of", "from", "and", "or", "if", "when"}
 
 
@@ -124,7 +125,10 @@ class FastPath:
                                 allow_unmatched_entities=True)
         if result is None or result.text_chunks_matched == 0:
             return None
-        return self._loose_command(result)
+        command = self._loose_command(result)
+        if command is not None and text.rstrip().endswith("?") and command.intent not in QUESTIONS:
+            return None  # "anyone in the driveway?" is a question, not "turn on 'anyone'"
+        return command
 
     def _command(self, result: RecognizeResult) -> Command | None:
         intent = result.intent.name

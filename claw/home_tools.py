@@ -5,6 +5,7 @@ Every tool resolves its targets, then changes devices only through `Executor.act
 """
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from claw.executor import Executor
@@ -278,6 +279,13 @@ def register(registry: ToolRegistry, executor: Executor, home: Home) -> None:
             found = sorted(home.entities.values(), key=lambda e: (e.area or "", e.name))
         return "\n".join(_state_line(e) for e in found) or "No devices have been found yet."
 
+    async def CameraSnapshot(ctx: ToolContext, name: Name = None, area: AreaName = None) -> str:
+        """Takes a picture with a camera so you can see it (and the owner gets it too)."""
+        cameras = targets(name, area, None, ["camera"], service="snapshot")
+        for camera in cameras:
+            ctx.images.append(await home.snapshot(camera))
+        return f"Here is the picture from the {_names(cameras)}, taken {time.strftime('%H:%M:%S')}."
+
     async def SonosPlayUri(ctx: ToolContext, uri: Annotated[str, "http(s) or x-sonos URI to play"],
                            title: Annotated[str | None, "Title to show"] = None,
                            name: Name = None, area: AreaName = None) -> str:
@@ -357,7 +365,7 @@ def register(registry: ToolRegistry, executor: Executor, home: Home) -> None:
 
     for fn in (HassTurnOn, HassTurnOff, HassLightSet, HassSetVolume, HassSetVolumeRelative,
                HassMediaSearchAndPlay, HassClimateSetTemperature, HassClimateSetMode,
-               HassSetPosition, GetLiveContext, SonosPlayUri, SonosGroup, SonosUngroup,
+               HassSetPosition, GetLiveContext, CameraSnapshot, SonosPlayUri, SonosGroup, SonosUngroup,
                HassFanSetSpeed, HassVacuumStart, HassVacuumReturnToBase, HassVacuumCleanArea,
                HassLawnMowerStartMowing, HassLawnMowerDock):
         registry.add(fn)

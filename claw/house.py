@@ -120,7 +120,8 @@ class House:
         except DeviceError as e:
             log.warning("found %s but could not read it: %s", driver.device.name, e)
             return
-        if isinstance(driver, homeassistant.HomeAssistantDriver):
+        if isinstance(driver, (homeassistant.HomeAssistantDriver, shelly.ShellyDriver)):
+            # These push their changes (WebSocket): follow them instead of waiting for a poll.
             device_id = driver.device.device_id
             self._spawn(driver.follow(lambda e: self.home.entity_changed(device_id, e)))
         self._batch.append((driver.device, len(entities)))

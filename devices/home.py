@@ -191,6 +191,19 @@ class Home:
         while self._refreshing:
             await asyncio.gather(*list(self._refreshing.values()), return_exceptions=True)
 
+    async def snapshot(self, entity: Entity) -> bytes:
+        """A camera's current picture (JPEG), within the device timeout."""
+        device_id = self._device_of[entity.entity_id]
+        driver = self.drivers[device_id]
+        if "snapshot" not in entity.services:
+            raise DeviceError(f"The {entity.name} is not a camera.")
+        try:
+            async with asyncio.timeout(self.device_timeout):
+                return await driver.snapshot(entity.entity_id)  # type: ignore[attr-defined]
+        except (DeviceError, TimeoutError, OSError) as e:
+            self.mark_unavailable(device_id, str(e) or "timed out")
+            raise DeviceError(self._unreachable(driver.device, e)) from None
+
     def driver_for(self, entity_id: str) -> Driver:
         return self.drivers[self._device_of[entity_id]]
 

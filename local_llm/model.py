@@ -159,7 +159,8 @@ class LocalModel:
                 f"I couldn't finish the arguments for {name} within {self.limits.args_tokens} tokens.",
                 [], prompt,
             )
-        args, notes = clamp_numbers(schema, json.loads(text), "")
+        # The grammar lets raw control characters into strings; strict=False reads them as text.
+        args, notes = clamp_numbers(schema, json.loads(text, strict=False), "")
         note = "; ".join(notes)
         return self._result(note[:1].upper() + note[1:] + ("." if note else ""), [ToolCall(name, args)], prompt)
 

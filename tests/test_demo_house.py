@@ -62,6 +62,15 @@ async def scenario_demo() -> dict:
             out["hallway_target"] = house.ha.states["climate.hallway"]["attributes"]["temperature"]
             out["pool_pump_on"] = house.shelly["switch.pool_pump"].output
 
+            # the model looks at a camera picture (Claude vision): the JPEG goes back with the tool result
+            house.cameras["camera.driveway_camera"].set_scene("truck")
+            standin.queue += [tool_reply("CameraSnapshot", {"area": "Driveway"}),
+                              text_reply("A delivery truck is in the driveway.")]
+            out["look"] = (await api.post("/api/chat", json={"text": "anyone in the driveway?"})).json()
+            result_blocks = standin.requests[-1]["messages"][-1]["content"][0]["content"]
+            out["image_block"] = [b["type"] for b in result_blocks]
+            out["image_media_type"] = result_blocks[-1].get("source", {}).get("media_type")
+
             lights = await api.post("/api/tools/HassTurnOn", json={"area": "Kitchen", "domain": ["light"]})
             out["lights"] = lights.json()
             out["hue_on"] = sorted(l.name for l in house.hue.lights.values() if l.on)
@@ -124,6 +133,9 @@ def test_demo_house_end_to_end():
     assert out["pool_pump_on"] is True
     assert "37" in out["what's the spa temperature?"]["reply"], out["what's the spa temperature?"]
     assert out["is the garage door open?"]["reply"].startswith("No"), out["is the garage door open?"]
+
+    assert out["look"]["reply"] == "A delivery truck is in the driveway."
+    assert out["image_block"] == ["text", "image"] and out["image_media_type"] == "image/jpeg"
 
     assert out["lights"]["ok"], out["lights"]
     assert out["hue_on"] == ["Floor Lamp", "Kitchen Ceiling", "Kitchen Pendant"]

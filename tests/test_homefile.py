@@ -20,7 +20,8 @@ from tests import netns
 from tests.conftest import make_config, serve
 
 MODULE = "tests.test_homefile"
-FIXTURES = Path("/work/shared/benchmarks/intents-en/tests/en")
+# Home Assistant's public intent test fixtures, beside the repo (as bench/intents.py finds them).
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "intents-en" / "tests" / "en"
 
 CLAW_SHAPE = """
 name: Flat
@@ -282,8 +283,12 @@ async def scenario_round_trip(path: str) -> dict[str, Any]:
                 "patio_door": house.ha.states["lock.patio_door"]["state"],
             }
             out["after"] = _view((await api.get("/api/devices")).json())
+            # the blinds are still closing when the reset comes: they must stay where it put them
+            await tool("HassSetPosition", {"name": "Study Blinds", "position": 0})
             reset = await api.post("/api/demo/reset")
             out["reset"] = [reset.status_code, reset.json()]
+            await asyncio.sleep(1.0)  # longer than the rest of that travel
+            out["blinds_after_reset"] = [blinds.position, blinds.cover_state]
             await _until(lambda: service.home.entities["lock.patio_door"].state == "locked", 5)
             out["after_reset"] = _view((await api.get("/api/devices")).json())
     await house.stop()
@@ -335,5 +340,6 @@ def test_home_file_round_trip(tmp_path: Path):
 
     # reset puts every entity back as the file says, colours and positions included
     assert out["reset"] == [200, {"entities": len(spec.entities)}]
+    assert out["blinds_after_reset"] == [40.0, "open"]
     assert out["after_reset"] == initial
     assert out["discovered_s"] < 15
