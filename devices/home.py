@@ -40,6 +40,8 @@ class Home:
         self.areas: dict[str, Area] = {}
         self.listeners: list[Listener] = []
         self._refreshing: dict[str, asyncio.Future[None]] = {}  # device_id -> read-back
+        # normalized name or alias -> entity ids, in `entities` order; rebuilt when names change
+        self._names: dict[str, list[str]] | None = None
         self._load_areas()
 
     # -- devices ---------------------------------------------------------------------------
@@ -61,6 +63,7 @@ class Home:
             self._device_of.pop(entity_id)
             self._discovered.pop(entity_id, None)
             self.entities.pop(entity_id, None)
+            self._names = None
 
     async def refresh_device(self, device_id: str) -> list[Entity]:
         driver = self.drivers[device_id]
@@ -124,6 +127,8 @@ class Home:
         old = self.entities.get(entity.entity_id)
         if old != entity:
             await self._notify(old, entity)
+        if old is None or (old.name, old.aliases) != (entity.name, entity.aliases):
+            self._names = None
         self.entities[entity.entity_id] = entity
         return entity
 
@@ -225,6 +230,16 @@ class Home:
             aliases = list(dict.fromkeys([*saved, *aliases]))
         self.store.save_entity_settings(entity_id, name=name, area=area, aliases=aliases, tier=tier)
         return await self._update(self._device_of[entity_id], self._discovered[entity_id])
+
+    def named(self, name: str) -> list[Entity]:
+        """The entities whose name or an alias is `name` (normalized), in `entities` order."""
+        if self._names is None:
+            index: dict[str, list[str]] = {}
+            for e in self.entities.values():
+                for key in dict.fromkeys(normalize(n) for n in (e.name, *e.aliases)):
+                    index.setdefault(key, []).append(e.entity_id)
+            self._names = index
+        return [self.entities[i] for i in self._names.get(normalize(name), ())]
 
     def set_area(self, name: str, floor: str | None = None, aliases: list[str] | None = None) -> Area:
         area = self.areas.get(name) or Area(name)

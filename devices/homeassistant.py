@@ -25,7 +25,15 @@ log = logging.getLogger(__name__)
 DOMAIN_SERVICES: dict[str, frozenset[str]] = {
     "light": frozenset({"turn_on", "turn_off", "toggle"}),
     "switch": frozenset({"turn_on", "turn_off", "toggle"}),
-    "fan": frozenset({"turn_on", "turn_off", "toggle"}),
+    "fan": frozenset({"turn_on", "turn_off", "toggle", "set_percentage"}),
+    "media_player": frozenset({
+        "turn_on", "turn_off", "media_play", "media_pause", "media_stop", "media_next_track",
+        "media_previous_track", "volume_set", "volume_mute", "play_media",
+    }),
+    "vacuum": frozenset({"start", "return_to_base"}),
+    "lawn_mower": frozenset({"start_mowing", "dock"}),
+    "scene": frozenset({"turn_on"}),
+    "script": frozenset({"turn_on"}),
     "cover": frozenset({"open_cover", "close_cover", "stop_cover", "set_cover_position"}),
     "valve": frozenset({"open_valve", "close_valve", "set_valve_position"}),
     "lock": frozenset({"lock", "unlock"}),
@@ -34,10 +42,23 @@ DOMAIN_SERVICES: dict[str, frozenset[str]] = {
     "alarm_control_panel": frozenset({"alarm_arm_away", "alarm_arm_home", "alarm_disarm"}),
     "sensor": frozenset(),
     "binary_sensor": frozenset(),
+    "person": frozenset(),
+    "weather": frozenset(),
 }
 
-# HA's CoverEntityFeature bits: a cover lists only the verbs it says it supports.
-_COVER_FEATURES = {"open_cover": 1, "close_cover": 2, "set_cover_position": 4, "stop_cover": 8}
+# HA's <Domain>EntityFeature bits: where an entity reports `supported_features`, it lists only
+# the services it says it supports (services without a bit here are always listed).
+_FEATURES: dict[str, dict[str, int]] = {
+    "cover": {"open_cover": 1, "close_cover": 2, "set_cover_position": 4, "stop_cover": 8},
+    "fan": {"set_percentage": 1},
+    "media_player": {
+        "media_pause": 1, "volume_set": 4, "volume_mute": 8, "media_previous_track": 16,
+        "media_next_track": 32, "turn_on": 128, "turn_off": 256, "play_media": 512,
+        "media_stop": 4096, "media_play": 16384,
+    },
+    "vacuum": {"return_to_base": 16, "start": 8192},
+    "lawn_mower": {"start_mowing": 1, "dock": 4},
+}
 
 
 class TokenRejected(DeviceError):
@@ -53,10 +74,6 @@ def to_entity(state: dict[str, Any], device_id: str) -> Entity:
     entity_id = state["entity_id"]
     domain, object_id = entity_id.split(".", 1)
     attributes = dict(state.get("attributes") or {})
-    services = set(DOMAIN_SERVICES.get(domain, ()))
-    features = attributes.get("supported_features")
-    if domain == "cover" and isinstance(features, int):
-        services = {s for s in services if features & _COVER_FEATURES[s]}
     return Entity(
         entity_id=entity_id,
         name=attributes.get("friendly_name") or object_id.replace("_", " "),
@@ -65,8 +82,17 @@ def to_entity(state: dict[str, Any], device_id: str) -> Entity:
         device_class=attributes.get("device_class"),
         state=state["state"],
         attributes=attributes,
-        services=services,
+        services=_services(domain, attributes),
     )
+
+
+def _services(domain: str, attributes: dict[str, Any]) -> set[str]:
+    """The services of DOMAIN_SERVICES[domain] that the entity says it supports."""
+    services = DOMAIN_SERVICES.get(domain, frozenset())
+    features, bits = attributes.get("supported_features"), _FEATURES.get(domain, {})
+    if isinstance(features, int):
+        return {s for s in services if s not in bits or features & bits[s]}
+    return set(services)
 
 
 class HomeAssistantDriver:
@@ -105,8 +131,12 @@ class HomeAssistantDriver:
         domain = entity_id.split(".", 1)[0]
         if not self.mirrors(entity_id):
             raise DeviceError(f"{entity_id} is not one of the Home Assistant entities I mirror")
-        if service not in DOMAIN_SERVICES[domain]:
+        known = self._known.get(entity_id)
+        if service not in _services(domain, known["attributes"] if known else {}):
             raise DeviceError(f"{entity_id} can't do {service}")
+        if service == "play_media":  # HA wants a content type and takes no title
+            data = {"media_content_id": data.get("media_content_id"),
+                    "media_content_type": data.get("media_content_type") or "music"}
         # The answer lists the changed states; follow() reports them from HA's events.
         await self._request("POST", f"/api/services/{domain}/{service}", json={**data, "entity_id": entity_id})
 

@@ -92,6 +92,9 @@ class HueDriver:
         self.timeout = timeout
         self._http = DeviceHttp(device, timeout)
         self._light_ids: dict[str, str] = {}  # entity_id -> bridge light id
+        # bridge light id -> the light as last read (refresh, which Home runs after every
+        # command and on its poll): a command needs its name and abilities, not a fresh GET.
+        self._lights: dict[str, dict[str, Any]] = {}
         self._bridge = f"Hue bridge {device.name!r} at {device.host}:{device.port}"
 
     async def pair(self, app_name: str = "claw") -> str:
@@ -125,7 +128,7 @@ class HueDriver:
                 entity_id, n = f"{base}_{n}", n + 1
             light_ids[entity_id] = light_id
             entities.append(self._entity(entity_id, light, rooms.get(light_id)))
-        self._light_ids = light_ids
+        self._light_ids, self._lights = light_ids, full["lights"]
         return entities
 
     async def call(self, entity_id: str, service: str, data: dict[str, Any]) -> None:
@@ -134,11 +137,15 @@ class HueDriver:
         if entity_id not in self._light_ids:
             raise DeviceError(f"The {self._bridge} has no light called {entity_id}.")
         light_id = self._light_ids[entity_id]
-        light = await self._request("GET", self._user_path(f"/lights/{light_id}"))
-        self._raise_errors(light, f"read {entity_id}")
-        name, state = light["name"], light["state"]
+        light = self._lights[light_id]
         if service not in LIGHT_SERVICES:
-            raise DeviceError(f"{name} is a light; it can't {service.replace('_', ' ')}.")
+            raise DeviceError(f"{light['name']} is a light; it can't {service.replace('_', ' ')}.")
+        if service == "toggle" or not light["state"]["reachable"]:
+            # Toggling needs the state now; a light that was unreachable may be back.
+            light = await self._request("GET", self._user_path(f"/lights/{light_id}"))
+            self._raise_errors(light, f"read {entity_id}")
+            self._lights[light_id] = light
+        name, state = light["name"], light["state"]
         if not state["reachable"]:
             raise DeviceError(f"{name} is not answering the Hue bridge; it may be switched off "
                               "at the wall.")

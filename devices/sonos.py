@@ -1,7 +1,7 @@
 """Sonos speakers through soco: one `media_player` entity per speaker (room).
 
 soco is synchronous. Every call runs on the speaker's own one-thread pool under
-`asyncio.wait_for(timeout)`: a slow speaker holds up only itself, its commands keep their
+`asyncio.timeout`: a slow speaker holds up only itself, its commands keep their
 order, and a command still waiting when its caller gives up is dropped rather than sent late.
 soco's own HTTP timeout (`soco.config.REQUEST_TIMEOUT`, process-wide) is set to the same
 bound so a thread never outlives a call by much. (soco fetches a service description with a
@@ -11,7 +11,10 @@ The room name comes from the speaker (its zone group topology), not from discove
 entity is `media_player.<room>`, named "<Room> Speaker", alias "<Room> Sonos", in area <Room>.
 
 Groups: transport commands go to the speaker's group coordinator, volume and mute to the
-speaker itself. `join` takes `{"group_members": [entity_id, ...]}` and finds those speakers in
+speaker itself. The coordinator is the one the last read found: a speaker that led its group
+(or stood alone) then is asked directly, and if it refuses because it has since joined another
+group, the topology is read again and the command goes to the new coordinator. A group member
+reads the topology before each transport command, since its old coordinator would not refuse. `join` takes `{"group_members": [entity_id, ...]}` and finds those speakers in
 this speaker's own household topology by room, so drivers need no registry of each other.
 """
 from __future__ import annotations
@@ -44,9 +47,13 @@ DOING = {
     "volume_mute": "change its mute", "play_media": "play that", "play_favorite": "play that favorite",
     "join": "group", "unjoin": "leave its group",
 }
-# Transport services and the soco method that does each, on the group's coordinator.
-TRANSPORT = {"media_play": "play", "media_pause": "pause", "media_stop": "stop",
-             "media_next_track": "next", "media_previous_track": "previous"}
+# Transport services and the AVTransport action that does each, on the group's coordinator.
+# Sent as soco's play(), pause(), ... send them, without their check that the speaker leads its
+# group (a topology read every 5 s, and an event subscription when that read fails): the
+# driver knows the coordinator, and a speaker that no longer is one refuses.
+TRANSPORT = {"media_play": "Play", "media_pause": "Pause", "media_stop": "Stop",
+             "media_next_track": "Next", "media_previous_track": "Previous"}
+TRANSPORT_ARGS = [("InstanceID", 0), ("Speed", 1)]
 STATES = {"PLAYING": "playing", "TRANSITIONING": "playing", "PAUSED_PLAYBACK": "paused"}
 
 
@@ -93,6 +100,7 @@ class SonosDriver:
         soco.config.REQUEST_TIMEOUT = timeout
         self.soco = soco.SoCo(device.host, device.port)
         self.room = ""  # learnt from the speaker on the first refresh
+        self._group: list[Zone] = []  # as last read (coordinator first); touched on the pool only
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sonos-{device.host}")
 
     @property
@@ -142,10 +150,13 @@ class SonosDriver:
         """This speaker's group (coordinator first); learns the room name on the way."""
         for group in groups:
             for zone in group:
-                if (zone.host, zone.port) == (self.device.host, self.device.port):
-                    self.room = zone.room
+                if self._is_me(zone):
+                    self.room, self._group = zone.room, group
                     return group
         raise DeviceError(f"{self._who()} does not list itself among its household's rooms")
+
+    def _is_me(self, zone: Zone) -> bool:
+        return (zone.host, zone.port) == (self.device.host, self.device.port)
 
     def _soco(self, zone: Zone) -> soco.SoCo:
         return soco.SoCo(zone.host, zone.port)
@@ -159,7 +170,7 @@ class SonosDriver:
     def _command(self, service: str, data: dict[str, Any]) -> Callable[[], None]:
         """Check the data here (on the event loop) and return the work for the thread."""
         if service in TRANSPORT:
-            return lambda: getattr(self._leader(), TRANSPORT[service])()
+            return lambda: self._transport(TRANSPORT[service])
         if service == "volume_set":
             level = data.get("volume_level")
             if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 <= level <= 1:
@@ -186,7 +197,29 @@ class SonosDriver:
             if not (isinstance(members, list) and members and all(isinstance(m, str) for m in members)):
                 raise DeviceError("join needs group_members: a list of media_player entity ids")
             return lambda: self._join(members)
-        return lambda: self.soco.unjoin()
+        return self._unjoin
+
+    def _unjoin(self) -> None:
+        self._group = []  # it changes now; read it again before the next transport command
+        self.soco.unjoin()
+
+    def _transport(self, action: str) -> None:
+        """Play, pause, ... on the coordinator; the topology is read again only when it may
+        have changed (see the module's docstring)."""
+        def send(zone: Zone) -> None:
+            getattr(self._soco(zone).avTransport, action)(TRANSPORT_ARGS)
+
+        leader = self._group[0] if self._group and self._is_me(self._group[0]) else None
+        if leader is None:
+            send(self._my_group(topology(self.soco))[0])
+            return
+        try:
+            send(leader)
+        except SoCoUPnPException:
+            now = self._my_group(topology(self.soco))[0]
+            if now == leader:  # it still leads: the refusal is the answer
+                raise
+            send(now)
 
     def _play_favorite(self, name: str) -> None:
         favorites = self.soco.music_library.get_sonos_favorites()
@@ -205,6 +238,7 @@ class SonosDriver:
             known = ", ".join(sorted(zones))
             raise DeviceError(f"The {self.room} speaker's household has no {', '.join(missing)} "
                               f"(its speakers are {known})")
+        self._group = []  # it changes now; read it again before the next transport command
         if mine[0].entity_id != self.entity_id:  # it leads the new group, so it leaves its old one
             self.soco.unjoin()
         for member in dict.fromkeys(members):
@@ -217,7 +251,10 @@ class SonosDriver:
         loop = asyncio.get_running_loop()
         doing = DOING[service]
         try:
-            return await asyncio.wait_for(loop.run_in_executor(self._pool, work), self.timeout)
+            # asyncio.timeout, not wait_for: no extra task (and loop turn) per command. On a
+            # timeout the future is cancelled all the same, so work not yet started is dropped.
+            async with asyncio.timeout(self.timeout):
+                return await loop.run_in_executor(self._pool, work)
         except (TimeoutError, requests.Timeout):
             raise DeviceError(f"I can't reach {self._where()} (timed out after {self.timeout:g} s)") from None
         except requests.ConnectionError as e:

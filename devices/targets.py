@@ -67,15 +67,15 @@ def resolve(
         areas = on_floor if areas is None else areas & on_floor
         where = where or f" on the {floor_name}"
 
-    candidates = [
-        e for e in home.entities.values()
-        if (not domains or e.domain in domains)
-        and (not classes or e.device_class in classes)
-        and (areas is None or e.area in areas)
-    ]
+    def fits(e: Entity) -> bool:
+        return ((not domains or e.domain in domains)
+                and (not classes or e.device_class in classes)
+                and (areas is None or e.area in areas))
 
     if name:
-        matched = _match_name(name, candidates)
+        # An exact name or alias (the usual case) is one lookup; words are matched by a scan.
+        matched = ([e for e in home.named(name) if fits(e)]
+                   or _match_words(name, [e for e in home.entities.values() if fits(e)]))
         if not matched:
             kind = _domain_word(domains[0]) if len(domains) == 1 else "device"
             raise TargetError("no_entity", f"I don't have a {kind} called '{name}'{where}.")
@@ -91,6 +91,7 @@ def resolve(
             )
         return matched
 
+    candidates = [e for e in home.entities.values() if fits(e)]
     if service:
         able = [e for e in candidates if service in e.services]
         if candidates and not able:
@@ -107,11 +108,8 @@ def resolve(
     return sorted(candidates, key=lambda e: e.entity_id)
 
 
-def _match_name(name: str, candidates: list[Entity]) -> list[Entity]:
-    key = normalize(name)
-    exact = [e for e in candidates if key in (normalize(n) for n in _names(e))]
-    if exact:
-        return exact
+def _match_words(name: str, candidates: list[Entity]) -> list[Entity]:
+    """Entities whose names hold all the words of `name` (for a name with no exact match)."""
     wanted = _words(name)
     if not wanted:
         return []

@@ -1,7 +1,7 @@
 """Cheap lexical evidence from the user's words, to help a small model choose and fill in tools.
 
-Words are compared by a crude stem (a plural "s" or an "ing" dropped, then the first 5 letters:
-"pauses" meets "pause", "lights" meets "light", "playing" meets "plays"), after splitting
+Words are compared by a crude stem (a plural "s" or an "ing" dropped, then a final "e", then the
+first 5 letters: "pauses" and "pausing" meet "pause", "lights" meets "light"), after splitting
 camelCase and snake_case ("HassMediaPause" -> hass media pause). A tool's words come from its
 name, its description and its `examples` (what a user might say to call it).
 """
@@ -20,8 +20,9 @@ _STOPWORDS = {
 def _stem(word: str) -> str:
     for suffix in ("ing", "s"):
         if len(word) > len(suffix) + 2 and word.endswith(suffix) and not word.endswith("ss"):
-            return word[: -len(suffix)][:5]
-    return word[:5]
+            word = word[: -len(suffix)]
+            break
+    return (word[:-1] if len(word) > 3 and word.endswith("e") else word)[:5]
 
 
 def words(text: str) -> set[str]:
@@ -57,7 +58,9 @@ def narrow_enums(schema: dict, text: str) -> dict:
 
     An optional enum that `text` does not mention is removed, so a small model cannot name a
     device or an area nobody asked for; so is one whose best match is part of a longer match
-    in another property ("floor lamp" names a device, not a floor). Required enums stay whole.
+    in another property ("floor lamp" names a device, not a floor). One that `text` does
+    mention becomes required, so the model cannot leave out what was said. Required enums stay
+    whole.
     """
     said = words(text)
     out = copy.deepcopy(schema)
@@ -76,4 +79,5 @@ def narrow_enums(schema: dict, text: str) -> dict:
             del props[key]
         else:
             props[key]["enum"] = values
+            out["required"] = [*out.get("required", []), key]
     return out

@@ -240,6 +240,8 @@ def test_narrow_enums_keeps_only_what_was_said() -> None:
     assert kept("pause the music in the study") == {
         "name": ["Study Speaker"], "area": ["Study"], "domain": ["light", "media_player"], "brightness": None}
     assert kept("skip") == {"domain": ["light", "media_player"], "brightness": None}
+    # what was said must be filled in
+    assert narrow_enums(schema, "pause the music in the study")["required"] == ["domain", "name", "area"]
     assert schema["properties"]["name"]["enum"] == ["Floor Lamp", "Desk Lamp", "Study Speaker"]  # not mutated
 
 

@@ -1,5 +1,9 @@
 """A loopback Home Assistant that speaks the real REST and WebSocket APIs (the subset Claw uses).
 
+Services change state as HA's would for lights, switches, fans, covers, valves, locks, alarm
+panels, climate, water heaters, media players, vacuums, lawn mowers, scenes and scripts;
+sensors, people and weather only change through `set_state`.
+
 REST: GET /api/, /api/config, /api/states, /api/states/<entity_id>;
 POST /api/services/<domain>/<service> with HA's flat service data ({"entity_id": ..., **data}),
 answering the list of states the call changed. Every request needs `Authorization: Bearer`.
@@ -204,10 +208,58 @@ class HomeAssistantEmulator(Emulator):
                 return "on", changes
             case ("light", "turn_off"):
                 return "off", {"brightness": None}
-            case ("switch" | "fan", "turn_on"):
+            case ("switch", "turn_on"):
                 return "on", {}
-            case ("switch" | "fan", "turn_off"):
+            case ("switch", "turn_off"):
                 return "off", {}
+            case ("fan", "turn_on"):
+                percentage = int(_number(data, "percentage", 1, 100)) if "percentage" in data else 100
+                return "on", {"percentage": percentage}
+            case ("fan", "turn_off"):
+                return "off", {"percentage": 0}
+            case ("fan", "set_percentage"):
+                percentage = int(_number(data, "percentage", 0, 100))
+                return ("on" if percentage else "off"), {"percentage": percentage}
+            case ("media_player", "turn_on"):
+                return "idle", {}
+            case ("media_player", "turn_off"):
+                return "off", {}
+            case ("media_player", "media_play"):
+                if state == "off":
+                    raise ServiceError("Media player is off")
+                return "playing", {}
+            case ("media_player", "media_pause"):
+                return ("paused" if state in ("playing", "buffering") else state), {}
+            case ("media_player", "media_stop"):
+                return ("idle" if state != "off" else state), {}
+            case ("media_player", "media_next_track" | "media_previous_track"):
+                track = attrs.get("media_track") or 1
+                step = 1 if service == "media_next_track" else -1
+                return state, {"media_track": max(1, track + step)}
+            case ("media_player", "volume_set"):
+                return state, {"volume_level": _number(data, "volume_level", 0, 1)}
+            case ("media_player", "volume_mute"):
+                if not isinstance(data.get("is_volume_muted"), bool):
+                    raise ServiceError("is_volume_muted must be a boolean")
+                return state, {"is_volume_muted": data["is_volume_muted"]}
+            case ("media_player", "play_media"):
+                if not data.get("media_content_id") or not data.get("media_content_type"):
+                    raise ServiceError("media_content_id and media_content_type are required")
+                return "playing", {"media_content_id": data["media_content_id"],
+                                   "media_content_type": data["media_content_type"],
+                                   "media_title": None, "media_artist": None}
+            case ("vacuum", "start"):
+                return "cleaning", {}
+            case ("vacuum", "return_to_base"):
+                return "returning", {}
+            case ("lawn_mower", "start_mowing"):
+                return "mowing", {}
+            case ("lawn_mower", "dock"):
+                return "returning", {}
+            case ("scene", "turn_on"):  # a scene's state is when it was last activated
+                return _now(), {}
+            case ("script", "turn_on"):  # runs to its end at once here
+                return "off", {"last_triggered": _now()}
             case ("cover", "open_cover"):
                 return "open", {"current_position": 100}
             case ("cover", "close_cover"):
