@@ -19,6 +19,9 @@ from memory.store import Store
 
 log = logging.getLogger(__name__)
 
+# Families that mirror other systems' devices (a Sonos that Home Assistant also shows).
+MIRRORS = {"home_assistant"}
+
 Listener = Callable[[Entity | None, Entity], Awaitable[None] | None]
 
 
@@ -121,6 +124,10 @@ class Home:
         return await self._update(device_id, reported)
 
     async def _update(self, device_id: str, reported: Entity) -> Entity:
+        owner = self._device_of.get(reported.entity_id)
+        if (owner is not None and owner != device_id and owner in self.drivers
+                and self.drivers[device_id].device.family in MIRRORS):
+            return self.entities[reported.entity_id]  # the native driver wins over a mirror of it
         self._device_of[reported.entity_id] = device_id
         self._discovered[reported.entity_id] = reported
         entity = self._with_settings(reported)

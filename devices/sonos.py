@@ -14,8 +14,9 @@ Groups: transport commands go to the speaker's group coordinator, volume and mut
 speaker itself. The coordinator is the one the last read found: a speaker that led its group
 (or stood alone) then is asked directly, and if it refuses because it has since joined another
 group, the topology is read again and the command goes to the new coordinator. A group member
-reads the topology before each transport command, since its old coordinator would not refuse. `join` takes `{"group_members": [entity_id, ...]}` and finds those speakers in
-this speaker's own household topology by room, so drivers need no registry of each other.
+reads the topology before each transport command, since its old coordinator would not refuse.
+`join` takes `{"group_members": [entity_id, ...]}` and finds those speakers in this speaker's
+own household topology by room, so drivers need no registry of each other.
 """
 from __future__ import annotations
 

@@ -112,3 +112,25 @@ def test_announcement_reads_like_a_sentence():
     assert announcement([(d("camera"), 1)]) == "I found a camera."
     assert announcement([(d("home_assistant"), 6), (d("wled"), 1), (d("shelly"), 1)]) == \
         "I found a Home Assistant, a WLED light strip and a Shelly device."
+
+
+async def test_a_native_speaker_wins_over_its_home_assistant_mirror(house):
+    from devices.emulators.sonos import SonosEmulator
+
+    ha = HomeAssistantEmulator(token=TOKEN)
+    ha.add_entity("media_player.study", "playing", {"friendly_name": "Study (via HA)",
+                                                    "supported_features": 21437})
+    speaker = SonosEmulator("127.0.4.1", "Study", household="Sonos_mirror_test")
+    await ha.start()
+    await speaker.start()
+    house.store.set_setting("home_assistant:token", TOKEN)
+    try:
+        await house._found(Found("home_assistant:1", "home_assistant", ha.host, ha.port, "HA", {}))
+        await house._found(Found("sonos:1", "sonos", speaker.host, speaker.port, "Study", {}))
+        await house.home.refresh_all()  # Home Assistant reports its copy again
+        study = house.home.entities["media_player.study"]
+        assert study.device_id == "sonos:1"
+        assert house.home.driver_for("media_player.study").device.family == "sonos"
+    finally:
+        await speaker.stop()
+        await ha.stop()
