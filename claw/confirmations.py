@@ -61,7 +61,8 @@ class Confirmations:
                 max_age=self.timeout)
         log.info("waiting for the owner to confirm %s (%s)", what, request_id)
         try:
-            return await asyncio.wait_for(asyncio.shield(future), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                return await future
         except TimeoutError:
             self._close(request_id, "expired", "", f"Expired, so not done: {what}.")
             return False

@@ -2,9 +2,12 @@
 
 A turn is decoded in steps, each constrained so it always parses:
 1. choose: which tool, or "reply" (answer in words). Small models score every candidate name by
-   log-probability after `{"tool": "` minus its score for a content-free input (their prior);
-   bigger ones generate the name under a grammar that allows only the candidates.
-2. args: the chosen tool's arguments, decoded under a grammar built from its JSON schema, then
+   log-probability after `{"tool": "` minus its score for a content-free input (their prior),
+   plus LEXICAL_WEIGHT per word the request shares with the tool's name, description and
+   `examples`; a request sharing no word with any tool is answered in words. Bigger models
+   generate the name under a grammar that allows only the candidates.
+2. args: the chosen tool's arguments, decoded under a grammar built from its JSON schema (for
+   small models, with enums narrowed to what the request mentions: see `narrow_enums`), then
    numbers clamped into range (the grammar cannot enforce minimum/maximum).
 3. reply: one short line of text (always after a tool result), never empty.
 The system text leads every prompt unchanged, so llama.cpp's KV cache reuses it across turns.
@@ -44,7 +47,7 @@ class Limits:
     reply_tokens: int
 
 
-SMALL = Limits(n_ctx=2048, max_tools=16, args_tokens=96, reply_tokens=48)
+SMALL = Limits(n_ctx=4096, max_tools=16, args_tokens=96, reply_tokens=48)
 FULL = Limits(n_ctx=1 << 30, max_tools=1 << 30, args_tokens=384, reply_tokens=256)
 
 

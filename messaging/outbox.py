@@ -8,6 +8,7 @@ only case that repeats a message: the Bot API has no idempotency key of its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -99,10 +100,10 @@ class Outbox:
                     if chat_id not in lanes or lanes[chat_id].done():
                         lanes[chat_id] = asyncio.create_task(self._drain(channel, chat_id, send))
                         lanes[chat_id].add_done_callback(lambda t: (wake.set(), _log_crash(t)))
-                try:
-                    await asyncio.wait_for(wake.wait(), 1.0)  # the tick retries after a backoff
-                except TimeoutError:
-                    pass
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(1.0):  # the tick retries after a backoff
+                        await wake.wait()
         finally:
             for task in lanes.values():
                 task.cancel()

@@ -14,14 +14,13 @@ import logging
 import warnings
 from typing import Any, AsyncIterator, Callable
 
+import sqlite_utils
 from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction
 from telegram.error import (BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter,
                             TelegramError)
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
-
-import sqlite_utils
 
 from messaging.inbox import Arrival, Inbox
 from messaging.outbox import OutItem, Outbox, RetryLater, Undeliverable
@@ -172,7 +171,8 @@ class TelegramChannel:
             except TelegramError as e:  # only a hint for the person; the reply is what counts
                 log.debug("typing indicator for %s failed: %s", chat_id, e)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(done.wait(), TYPING_EVERY)
+                async with asyncio.timeout(TYPING_EVERY):
+                    await done.wait()
 
     async def answer_callback(self, callback_id: str, text: str) -> None:
         """Stops the button's spinner and shows `text` briefly; stale presses are ignored."""

@@ -202,7 +202,8 @@ class TelegramStandIn:
         while not self.updates and time.monotonic() < deadline:
             self._new.clear()
             try:
-                await asyncio.wait_for(self._new.wait(), deadline - time.monotonic())
+                async with asyncio.timeout(deadline - time.monotonic()):
+                    await self._new.wait()
             except TimeoutError:
                 break
             if generation != self._poll_generation:
