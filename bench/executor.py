@@ -33,9 +33,7 @@ from typing import Any, Awaitable, Callable
 import aiohttp
 import soco
 
-# The repo root replaces this script's folder on the path: bench/telegram.py would shadow
-# python-telegram-bot.
-sys.path[0] = str(Path(__file__).resolve().parent.parent)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from claw.demo import demo_service  # noqa: E402
 from claw.tools import Caller, ToolContext  # noqa: E402

@@ -24,9 +24,7 @@ from typing import Any
 
 import yaml
 
-# The repo root replaces this script's folder on the path: bench/telegram.py would shadow
-# python-telegram-bot.
-sys.path[0] = str(Path(__file__).resolve().parent.parent)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from claw.demo import demo_app, demo_service  # noqa: E402
 from devices import homefile  # noqa: E402

@@ -88,17 +88,18 @@ class Agent:
         """Answer one message; messages of one chat are answered in the order they came."""
         async with self._lanes[caller.chat_id]:
             self.store.ensure_chat(caller.chat_id, caller.channel)
-            self.store.add_message(caller.chat_id, "user", text)
+            said = text
             if PRIVATELY.match(text):
                 text, private = PRIVATELY.sub("", text, count=1), True
             private = private or self.store.chat_private(caller.chat_id)
+            self.store.add_message(caller.chat_id, "user", said, private)
             result = await self._turn(text, caller, private)
             if caller.role == "owner":
                 notices = self.soul.take_notices() + self.owner_notices
                 self.owner_notices = []
                 if notices:
                     result.reply = "\n\n".join([result.reply, *notices])
-            self.store.add_message(caller.chat_id, "assistant", result.reply)
+            self.store.add_message(caller.chat_id, "assistant", result.reply, private)
             return result
 
     async def _turn(self, text: str, caller: Caller, private: bool) -> TurnResult:
@@ -106,7 +107,7 @@ class Agent:
             fast = await self.fastpath(text, caller)
             if fast is not None:
                 return fast
-        prompt = self.prompt(caller.chat_id, text)
+        prompt = self.prompt(caller.chat_id, text, private)
         actions: list[Action] = []
         backend = "none"
         for _ in range(self.max_iterations):
@@ -141,7 +142,7 @@ class Agent:
             actions, backend,
         )
 
-    def prompt(self, chat_id: str, text: str) -> Prompt:
+    def prompt(self, chat_id: str, text: str, private: bool = False) -> Prompt:
         """The model's context: a byte-stable prefix, then the volatile part, then the chat."""
         stable = "\n\n".join([
             self.soul.text().strip(),
@@ -154,7 +155,8 @@ class Agent:
         if facts:
             volatile += "\nThings you were told before that may matter here:\n```\n" + "\n".join(
                 f"- {f.text}" for f in facts) + "\n```"
-        history = self.store.recent_messages(chat_id)
+        # A private exchange stays out of later turns that may go to the cloud.
+        history = self.store.recent_messages(chat_id, include_private=private)
         messages = _alternate(history)
         return Prompt(stable, volatile, messages, self.registry.specs())
 

@@ -24,6 +24,9 @@ class ClaudeBackend:
             timeout=config.timeout,
         )
 
+    async def close(self) -> None:
+        await self.client.close()
+
     async def complete(self, prompt: Prompt) -> ModelReply:
         tools = [dict(t) for t in prompt.tools]
         system = [{"type": "text", "text": prompt.stable, "cache_control": {"type": "ephemeral"}}]

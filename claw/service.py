@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from claw import home_tools, house_tools, memory_tools
 from claw.agent import Agent
@@ -32,13 +33,13 @@ class Claw:
         self.executor = Executor(self.registry, self.home)
         home_tools.register(self.registry, self.executor, self.home)
         memory_tools.register(self.registry, self.store, self.soul)
-        cloud = None
+        self.cloud = None
         if config.anthropic.api_key:
             from claw.claude import ClaudeBackend  # the SDK takes ~1 s to import: only when used
 
-            cloud = ClaudeBackend(config.anthropic)
+            self.cloud = ClaudeBackend(config.anthropic)
         self.local = LocalBackend(config.local, self.home) if config.local.model_path else None
-        self.router = Router(cloud, self.local)
+        self.router = Router(self.cloud, self.local)
         self._warming: asyncio.Future[None] | None = None
         self.agent = Agent(
             self.store, self.soul, self.home, self.registry, self.executor, self.router,
@@ -58,7 +59,8 @@ class Claw:
         """Tell the owner something unprompted (devices found, a problem to fix)."""
         log.info("notice for the owner: %s", text)
         self.store.add_event("notice", "owner", {"text": text})
-        self.agent.owner_notices.append(text)
+        if not self.channels.alerts.tell("", "", f"notice:{time.time_ns()}", text):
+            self.agent.owner_notices.append(text)  # nobody paired on a chat app: say it in the next reply
 
     async def start(self) -> None:
         if self.config.discovery.enabled:
@@ -76,4 +78,6 @@ class Claw:
             await self.house.stop()
         for driver in list(self.home.drivers.values()):
             await driver.close()
+        if self.cloud is not None:
+            await self.cloud.close()
         self.store.close()

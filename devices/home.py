@@ -71,7 +71,8 @@ class Home:
     async def refresh_device(self, device_id: str) -> list[Entity]:
         driver = self.drivers[device_id]
         try:
-            reported = await asyncio.wait_for(driver.refresh(), self.device_timeout)
+            async with asyncio.timeout(self.device_timeout):
+                reported = await driver.refresh()
         except (DeviceError, TimeoutError, OSError) as e:
             self.mark_unavailable(device_id, str(e) or "timed out")
             raise DeviceError(self._unreachable(driver.device, e)) from None

@@ -52,7 +52,8 @@ class Store:
         db = self.db
         if "messages" not in db.table_names():
             db["messages"].create(
-                {"id": int, "chat_id": str, "role": str, "text": str, "created": float},
+                {"id": int, "chat_id": str, "role": str, "text": str, "private": int,
+                 "created": float},
                 pk="id",
             )
             db["messages"].create_index(["chat_id", "id"])
@@ -106,14 +107,18 @@ class Store:
         rows = list(self.db.query("select private from chats where id = ?", [chat_id]))
         return bool(rows and rows[0]["private"])
 
-    def add_message(self, chat_id: str, role: str, text: str) -> int:
+    def add_message(self, chat_id: str, role: str, text: str, private: bool = False) -> int:
         return self.db["messages"].insert(
-            {"chat_id": chat_id, "role": role, "text": text, "created": time.time()}
+            {"chat_id": chat_id, "role": role, "text": text, "private": int(private),
+             "created": time.time()}
         ).last_pk
 
-    def recent_messages(self, chat_id: str, limit: int = RECENT_WINDOW) -> list[dict[str, Any]]:
+    def recent_messages(self, chat_id: str, limit: int = RECENT_WINDOW,
+                        include_private: bool = True) -> list[dict[str, Any]]:
+        """The chat's last messages, oldest first; private ones only for a private turn."""
+        private = "" if include_private else "and private = 0"
         rows = self.db.query(
-            "select role, text from messages where chat_id = ? order by id desc limit ?",
+            f"select role, text from messages where chat_id = ? {private} order by id desc limit ?",
             [chat_id, limit],
         )
         return list(reversed(list(rows)))

@@ -1,6 +1,7 @@
 """Model routing with the real anthropic SDK (against the stand-in) and the real local model."""
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -111,3 +112,11 @@ async def test_neither_model_answers_gives_a_clear_message(api, standin):
     standin.queue.append(("status", 529))
     body = (await api.post("/api/chat", json={"text": "hi"})).json()
     assert "overloaded" in body["reply"] and "Try again in a minute" in body["reply"]
+
+
+async def test_a_private_exchange_stays_out_of_later_cloud_turns(claw_with_local, standin):
+    await chat(claw_with_local, "privately, my safe code is 4711")
+    standin.queue.append(text_reply("Hi."))
+    await chat(claw_with_local, "hello again")
+    sent = json.dumps(standin.requests[-1])
+    assert "4711" not in sent and "hello again" in sent

@@ -12,9 +12,9 @@
    files) keeps the run to a few minutes. With a 135M model this checks the code path; it is
    not a claim about quality.
 
-Run: .venv/bin/python bench/local_llm.py [--model PATH] [--chat-format F] [--runs 5] [--intents 5]
+Run: .venv/bin/python bench/local_model.py [--model PATH] [--chat-format F] [--runs 5] [--intents 5]
      [--intent-model PATH[:CHAT_FORMAT] ...]   (--runs 0 skips parts 1-2, --intents 0 part 3)
-(or python -m bench.local_llm from the repository root)
+(or python -m bench.local_model from the repository root)
 """
 from __future__ import annotations
 
@@ -32,9 +32,7 @@ from typing import Any
 import yaml
 from llama_cpp import Llama
 
-# Run as a script, sys.path[0] is bench/, where this file would shadow the local_llm package.
-if sys.path[0] == str(Path(__file__).resolve().parent):
-    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from local_llm import LocalConfig, LocalModel, default_model_path, tool_catalog  # noqa: E402
 from local_llm.prompt import ChatPrompt  # noqa: E402

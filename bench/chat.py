@@ -19,8 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-# Replace this script's folder on the path: this file's name would shadow the `telegram` package.
-sys.path[0] = str(Path(__file__).resolve().parents[1])
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from claw.alerts import Rule  # noqa: E402
 from claw.heartbeat import estimate_tokens  # noqa: E402
 from claw.service import Claw  # noqa: E402
