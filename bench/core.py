@@ -1,6 +1,7 @@
 """Core overhead: one chat turn through the HTTP API with a zero-latency model stand-in (the
-stand-in's own round trip, measured with the raw SDK in the same run, subtracted); time from
-`claw run` to ready; idle RSS of the service.
+stand-in's own round trip, measured with the raw SDK in the same run, subtracted), with and
+without the fast path's attempt first (a sentence it does not know costs two hassil passes);
+time from `claw run` to ready; idle RSS of the service.
 
 Targets: turn overhead median <= 5 ms; start to ready <= 2 s; idle RSS <= 120 MB.
 """
@@ -31,12 +32,14 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(p / 100 * len(values)))]
 
 
-async def turn_overhead() -> dict[str, float]:
+async def turn_overhead(fastpath: bool) -> dict[str, float]:
     standin = AnthropicStandIn()
     await standin.start()
     standin.default = text_reply("ok")
     with tempfile.TemporaryDirectory() as tmp:
         service = Claw(make_config(Path(tmp), standin))
+        if not fastpath:
+            service.agent.fastpath = None
         raw = anthropic.AsyncAnthropic(api_key="x", base_url=standin.url, max_retries=0)
         async with serve(service) as client:
             for _ in range(20):  # warm both paths
@@ -86,7 +89,8 @@ def start_and_rss(with_key: bool) -> dict[str, float]:
 
 
 def main() -> None:
-    o = asyncio.run(turn_overhead())
+    o = asyncio.run(turn_overhead(fastpath=True))
+    no_fast = asyncio.run(turn_overhead(fastpath=False))
     bare, keyed = start_and_rss(False), start_and_rss(True)
     overhead = o["turn_p50"] - o["sdk_p50"]
     print(f"{'measure':<40}{'value':>12}{'target':>12}")
@@ -95,6 +99,7 @@ def main() -> None:
     print(f"{'raw SDK call to the stand-in, p50 (ms)':<40}{o['sdk_p50']:>12.2f}")
     print(f"{'turn overhead, p50 (ms)':<40}{overhead:>12.2f}{'<= 5':>12}")
     print(f"{'turn / raw SDK ratio, p50':<40}{o['turn_p50'] / o['sdk_p50']:>12.2f}")
+    print(f"{'turn overhead without the fast path (ms)':<40}{no_fast['turn_p50'] - no_fast['sdk_p50']:>12.2f}")
     for label, s in (("no key", bare), ("with API key", keyed)):
         print(f"{'claw run -> ready, ' + label + ' (s)':<40}{s['ready_s']:>12.2f}{'<= 2':>12}")
         print(f"{'idle RSS, ' + label + ' (MB)':<40}{s['rss_mb']:>12.1f}{'<= 120':>12}")
