@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import home_assistant_intents
+
 
 class ConfigError(Exception):
     """Invalid configuration; the message is one line a person can act on."""
@@ -219,6 +221,10 @@ def _check(config: Config) -> None:
             f"http.host is {config.http.host}, which is reachable from other machines: set "
             "http.token in claw.toml (or CLAW_HTTP_TOKEN) so the API requires it"
         )
+    languages = home_assistant_intents.get_languages()
+    if config.agent.language not in languages:
+        raise ConfigError(f"agent.language {config.agent.language!r} has no command sentences; "
+                          f"use one of {', '.join(sorted(languages))}")
     if config.agent.max_tool_iterations < 1:
         raise ConfigError("agent.max_tool_iterations must be at least 1")
     if config.agent.device_timeout <= 0:

@@ -161,6 +161,7 @@ def test_config_errors_name_the_key(claw_home):
         "[http\n": "not valid TOML",
         "[agent]\nmax_tool_iterations = 0\n": "agent.max_tool_iterations",
         "[local]\nmodel_path = '/no/such.gguf'\n": "local.model_path",
+        "[agent]\nlanguage = 'xx'\n": "agent.language 'xx' has no command sentences",
     }
     for text, expected in cases.items():
         (claw_home / "claw.toml").write_text(text)
