@@ -9,7 +9,7 @@ import pytest
 
 from claw.house import House, announcement
 from claw.house_tools import register as register_house_tools
-from claw.tools import Caller, ToolRegistry
+from claw.tools import ToolRegistry
 from devices.discovery import Found
 from devices.emulators.homeassistant import HomeAssistantEmulator
 from devices.emulators.hue import HueBridgeEmulator
@@ -130,7 +130,7 @@ async def test_a_native_speaker_wins_over_its_home_assistant_mirror(house):
         await house.home.refresh_all()  # Home Assistant reports its copy again
         study = house.home.entities["media_player.study"]
         assert study.device_id == "sonos:1"
-        assert house.home.driver_for("media_player.study").device.family == "sonos"
+        assert house.home.drivers[study.device_id].device.family == "sonos"
     finally:
         await speaker.stop()
         await ha.stop()
