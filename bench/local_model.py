@@ -5,6 +5,10 @@
    second Llama loaded from the same file with the same settings. Target ratio >= 0.95.
 2. Prefix cache: latency of a warm tool-call turn (same system text as the turn before) against a
    cold one (system text never seen). Target warm/cold <= 10%.
+   Parts 1-2 run twice: on the bench's own synthetic system text, and on Claw's real local
+   prompt: the demo house (devices/homes/demo.yaml) served by its emulators and discovered by a
+   Claw inside a network namespace the bench creates (needs root and `ip`), the agent's prompt,
+   and `LocalBackend.complete` (its system text, tool set and messages, unchanged).
 3. Intent sentences: the local path through Claw (the agent's prompt, `LocalBackend`'s small tool
    set, one model turn) on Home Assistant's English intent test sentences
    (../shared/benchmarks/intents-en): right tool, and right tool with the expected slots, per
@@ -20,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
+import json
 import statistics
 import sys
 import tempfile
@@ -36,10 +42,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from local_llm import LocalConfig, LocalModel, default_model_path, tool_catalog  # noqa: E402
 from local_llm.prompt import ChatPrompt  # noqa: E402
-from claw.local import LocalBackend  # noqa: E402
-from claw.models import ModelUnavailable  # noqa: E402
+from claw.demo import demo_service  # noqa: E402
+from claw.local import LocalBackend, to_local_messages  # noqa: E402
+from claw.models import ModelUnavailable, Prompt  # noqa: E402
 from claw.service import Claw  # noqa: E402
+from devices.emulators.house import DEMO_HOME, EmulatedHouse  # noqa: E402
 from devices.model import Device, DeviceError, Entity  # noqa: E402
+from tests import netns  # noqa: E402
 from tests.conftest import make_config  # noqa: E402
 
 AREAS = ["Kitchen", "Living Room", "Study", "Bedroom", "Garage", "Hallway", "Garden", "Office"]
@@ -91,19 +100,21 @@ REPLY_TURN = [
 ]
 
 
-def throughput(model: LocalModel, raw: Llama, runs: int) -> dict[str, list[float]]:
-    """Tokens/s for both paths, interleaved run by run so machine load affects both alike."""
+def throughput(model: LocalModel, raw: Llama, runs: int, base_system: str, tools: list[dict],
+               turn: list[dict]) -> dict[str, list[float]]:
+    """Tokens/s for both paths on a reply turn (`turn` ends with a tool result), interleaved run
+    by run so machine load affects both alike."""
     out: dict[str, list[float]] = {k: [] for k in ("local_prompt", "raw_prompt", "local_gen", "raw_gen")}
     raw_prompt = ChatPrompt(raw, model.config.chat_format)
 
     def local(system: str) -> None:
-        model.complete(system, REPLY_TURN, TOOLS)
+        model.complete(system, turn, tools)
         timing = model.last_timing
         out["local_prompt"].append(timing.evaluated_tokens / timing.prompt_seconds)
         out["local_gen"].append(timing.completion_tokens / timing.generation_seconds)
 
     def plain(system: str) -> None:
-        tokens = raw_prompt.tokens(system, REPLY_TURN)
+        tokens = raw_prompt.tokens(system, turn)
         raw.reset()
         started = time.perf_counter()
         raw.eval(tokens)
@@ -113,25 +124,124 @@ def throughput(model: LocalModel, raw: Llama, runs: int) -> dict[str, list[float
         out["raw_gen"].append(done["usage"]["completion_tokens"] / (time.perf_counter() - started))
 
     for run in range(runs):
-        system = f"Session {uuid.uuid4().hex}.\n{system_text()}"  # never seen: a cold prompt
+        system = f"Session {uuid.uuid4().hex}.\n{base_system}"  # never seen: a cold prompt
         for step in (local, plain) if run % 2 == 0 else (plain, local):
             step(system)
     return out
 
 
-def warm_vs_cold(model: LocalModel, runs: int) -> tuple[list[float], list[float], list[int], list[int]]:
-    cold, warm, cold_tokens, warm_tokens = [], [], [], []
+COLD_SENTENCE = "turn on the kitchen ceiling light"
+WARM_SENTENCE = "pause the music in the study"
+
+
+def _timing(model: LocalModel, seconds: float) -> list[float]:
+    """[turn seconds, evaluated prompt tokens, prompt seconds, generated tokens, generation seconds]."""
+    t = model.last_timing
+    return [seconds, t.evaluated_tokens, t.prompt_seconds, t.completion_tokens, t.generation_seconds]
+
+
+def warm_vs_cold(model: LocalModel, runs: int) -> dict[str, list[list[float]]]:
+    """Synthetic system text: cold = a system text the model never saw, warm = the same again."""
+    out: dict[str, list[list[float]]] = {"cold": [], "warm": []}
     for _ in range(runs):
         system = f"Session {uuid.uuid4().hex}.\n{system_text()}"
-        started = time.perf_counter()
-        first = model.complete(system, [{"role": "user", "content": "turn on the kitchen ceiling light"}], TOOLS)
-        cold.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        second = model.complete(system, [{"role": "user", "content": "pause the music in the study"}], TOOLS)
-        warm.append(time.perf_counter() - started)
-        cold_tokens.append(first.evaluated_tokens)
-        warm_tokens.append(second.evaluated_tokens)
-    return cold, warm, cold_tokens, warm_tokens
+        for key, sentence in (("cold", COLD_SENTENCE), ("warm", WARM_SENTENCE)):
+            started = time.perf_counter()
+            model.complete(system, [{"role": "user", "content": sentence}], TOOLS)
+            out[key].append(_timing(model, time.perf_counter() - started))
+    return out
+
+
+def synthetic(model_path: str, chat_format: str | None, runs: int) -> dict[str, Any]:
+    config = LocalConfig(model_path=model_path, chat_format=chat_format)
+    model = LocalModel(config)
+    raw = Llama(model_path=model_path, n_gpu_layers=model.llm.model_params.n_gpu_layers,
+                n_ctx=model.llm.n_ctx(), n_threads=config.n_threads, verbose=False)
+    return {
+        "system_tokens": len(ChatPrompt(raw, chat_format).tokens(system_text(), [])),
+        "speed": throughput(model, raw, runs, system_text(), TOOLS, REPLY_TURN),
+        **warm_vs_cold(model, runs),
+    }
+
+
+# --- Claw's real local prompt: the demo house as a Claw discovers it ----------------------
+
+async def demo_house(model_path: str, chat_format: str, runs: int) -> dict[str, Any]:
+    """Parts 1-2 on exactly what Claw's LocalBackend passes to LocalModel.complete.
+
+    Runs inside a network namespace of its own (the house is found over mDNS/SSDP): the demo
+    house's emulators, a Claw that discovers them, then the agent's prompt for one sentence.
+    Cold: a fresh LocalBackend, its model loaded beforehand (as `Claw.start` warms it), answers
+    its first sentence; warm: the same backend answers a new sentence (a new chat: same system
+    text, new user words). Both through `LocalBackend.complete`, timed around the await.
+    """
+    if not netns.only_loopback():
+        raise RuntimeError("refusing to multicast outside a network namespace")
+    house = EmulatedHouse.from_file(DEMO_HOME)
+    await house.start()
+    with tempfile.TemporaryDirectory() as tmp:
+        service = demo_service(make_config(Path(tmp), None, CLAW_LOCAL_MODEL=model_path), house)
+        service.config.local.chat_format = chat_format
+        await service.house.start()
+        deadline = time.monotonic() + 30
+        while len(service.home.entities) < len(house.spec.entities) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await service.house.stop()  # no polls or pushes while timing; the entities stay
+        if len(service.home.entities) < len(house.spec.entities):
+            raise RuntimeError(f"only {len(service.home.entities)} entities found: {sorted(service.home.entities)}")
+        chats = itertools.count()
+
+        def prompt(text: str) -> Prompt:
+            chat = f"bench{next(chats)}"
+            service.store.ensure_chat(chat, "api")
+            service.store.add_message(chat, "user", text)
+            return service.agent.prompt(chat, text)
+
+        out: dict[str, Any] = {"cold": [], "warm": [], "calls": {}}
+        for _ in range(runs):
+            backend = LocalBackend(service.config.local, service.home)
+            await backend.warm()
+            for key, sentence in (("cold", COLD_SENTENCE), ("warm", WARM_SENTENCE)):
+                started = time.perf_counter()
+                reply = await backend.complete(prompt(sentence))
+                out[key].append(_timing(backend._model, time.perf_counter() - started))
+                out["calls"][sentence] = reply.text or [[u.name, u.input] for u in reply.tool_uses]
+
+        # Part 1 on the same system text and tools: a reply turn after the cold sentence's tool call.
+        first = prompt(COLD_SENTENCE)
+        tools = backend.tools(first.tools)
+        system = backend.system(first, tools)
+        turn = to_local_messages(first) + [
+            {"role": "assistant", "content": json.dumps({"tool": "HassTurnOn", "args": {"name": "Kitchen Ceiling"}})},
+            {"role": "tool", "name": "HassTurnOn", "content": "Turned on Kitchen Ceiling."},
+        ]
+        model: LocalModel = backend._model
+        raw = Llama(model_path=model_path, n_gpu_layers=model.llm.model_params.n_gpu_layers,
+                    n_ctx=model.llm.n_ctx(), n_threads=model.config.n_threads, verbose=False)
+        out["system_tokens"] = len(ChatPrompt(raw, chat_format or None).tokens(system, []))
+        out["entities"] = len(service.home.entities)
+        out["speed"] = throughput(model, raw, runs, system, tools, turn)
+        service.store.close()
+    await house.stop()
+    return out
+
+
+def print_speed(title: str, result: dict[str, Any], runs: int) -> None:
+    print(f"\n== {title}: system prompt {result['system_tokens']} tokens, {runs} runs (medians)")
+    med = {k: statistics.median(v) for k, v in result["speed"].items()}
+    print(f"{'throughput (tokens/s)':<26}{'LocalModel':>12}{'raw llama':>12}{'ratio':>9}  target")
+    print(_row("prompt (cold reply turn)", med["local_prompt"], med["raw_prompt"], ">= 0.95"))
+    print(_row("generation", med["local_gen"], med["raw_gen"], ">= 0.95"))
+    print(f"\n{'tool-call turn':<26}{'seconds':>9}{'evaluated':>11}{'prompt s':>10}{'generated':>11}{'gen s':>8}{'gen tok/s':>11}")
+    cols = {}
+    for key, label in (("cold", "cold (new system text)"), ("warm", "warm (same system text)")):
+        cols[key] = [statistics.median(column) for column in zip(*result[key])]
+        seconds, evaluated, prompt_s, generated, gen_s = cols[key]
+        print(f"{label:<26}{seconds:>9.3f}{evaluated:>11.0f}{prompt_s:>10.3f}{generated:>11.0f}{gen_s:>8.3f}"
+              f"{generated / gen_s if gen_s else 0:>11.0f}")
+    print(f"{'warm / cold':<26}{cols['warm'][0] / cols['cold'][0]:>9.1%}  target <= 10%")
+    for sentence, call in result.get("calls", {}).items():
+        print(f"  {sentence!r} -> {call}")
 
 
 # --- Home Assistant intent sentences through Claw's local path ---------------------------
@@ -311,25 +421,13 @@ def main() -> None:
 
 
 def speed_and_cache(model_path: str, chat_format: str | None, runs: int) -> None:
-    config = LocalConfig(model_path=model_path, chat_format=chat_format)
-    model = LocalModel(config)
-    raw = Llama(model_path=model_path, n_gpu_layers=model.llm.model_params.n_gpu_layers,
-                n_ctx=model.llm.n_ctx(), n_threads=config.n_threads, verbose=False)
-    print(f"model: {Path(model_path).name}   system prompt: "
-          f"{len(ChatPrompt(raw, chat_format).tokens(system_text(), []))} tokens   runs: {runs} (medians)")
-
-    speed = throughput(model, raw, runs)
-    med = {k: statistics.median(v) for k, v in speed.items()}
-    print(f"\n{'throughput (tokens/s)':<26}{'LocalModel':>12}{'raw llama':>12}{'ratio':>9}  target")
-    print(_row("prompt (cold reply turn)", med["local_prompt"], med["raw_prompt"], ">= 0.95"))
-    print(_row("generation", med["local_gen"], med["raw_gen"], ">= 0.95"))
-
-    cold, warm, cold_tokens, warm_tokens = warm_vs_cold(model, runs)
-    cold_s, warm_s = statistics.median(cold), statistics.median(warm)
-    print(f"\n{'tool-call turn':<26}{'seconds':>12}{'evaluated':>12}")
-    print(f"{'cold (new system text)':<26}{cold_s:>12.3f}{statistics.median(cold_tokens):>12.0f}")
-    print(f"{'warm (same system text)':<26}{warm_s:>12.3f}{statistics.median(warm_tokens):>12.0f}")
-    print(f"{'warm / cold':<26}{warm_s / cold_s:>12.1%}{'':>12}  target <= 10%")
+    print(f"model: {Path(model_path).name}")
+    print_speed("synthetic system text (the bench's own, 40 made-up devices)",
+                synthetic(model_path, chat_format, runs), runs)
+    with netns.namespace() as ns:
+        real = netns.run_in(ns, "bench.local_model", "demo_house", model_path, chat_format or "", runs,
+                            timeout=60 + 60 * runs)
+    print_speed(f"Claw's real local prompt (demo house, {real['entities']} entities, via LocalBackend)", real, runs)
 
 
 if __name__ == "__main__":

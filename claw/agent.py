@@ -84,15 +84,19 @@ class Agent:
         self._lanes: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.owner_notices: list[str] = []  # told with the owner's next reply
 
-    async def handle(self, text: str, caller: Caller, private: bool = False) -> TurnResult:
-        """Answer one message; messages of one chat are answered in the order they came."""
+    async def handle(self, text: str, caller: Caller, private: bool = False,
+                     message_key: str | None = None) -> TurnResult:
+        """Answer one message; messages of one chat are answered in the order they came.
+
+        `message_key` identifies the channel's message, so a turn replayed after a crash does
+        not put the message into the history twice."""
         async with self._lanes[caller.chat_id]:
             self.store.ensure_chat(caller.chat_id, caller.channel)
             said = text
             if PRIVATELY.match(text):
                 text, private = PRIVATELY.sub("", text, count=1), True
             private = private or self.store.chat_private(caller.chat_id)
-            self.store.add_message(caller.chat_id, "user", said, private)
+            self.store.add_message(caller.chat_id, "user", said, private, key=message_key)
             result = await self._turn(text, caller, private)
             if caller.role == "owner":
                 notices = self.soul.take_notices() + self.owner_notices

@@ -139,7 +139,8 @@ class Channels:
             caller = Caller(role=person.role, chat_id=f"{a.channel}:{a.chat_id}", channel=a.channel)
             private = self.store.get_setting(_private_key(a)) == "1"
             async with self._typing(a):
-                result = await self.agent.handle(a.text, caller, private=private)
+                result = await self.agent.handle(a.text, caller, private=private,
+                                                 message_key=f"inbox:{item.id}")
             photos = [image for action in result.actions for image in action.images]
             self._answer(item, result.reply, photos=photos, private_used=private)
 

@@ -53,10 +53,12 @@ class Store:
         if "messages" not in db.table_names():
             db["messages"].create(
                 {"id": int, "chat_id": str, "role": str, "text": str, "private": int,
-                 "created": float},
+                 "key": str, "created": float},
                 pk="id",
             )
             db["messages"].create_index(["chat_id", "id"])
+            # A message replayed after a crash (same channel message) is stored once.
+            db["messages"].create_index(["key"], unique=True)
         if "chats" not in db.table_names():
             db["chats"].create(
                 {"id": str, "channel": str, "title": str, "private": int, "created": float},
@@ -107,11 +109,14 @@ class Store:
         rows = list(self.db.query("select private from chats where id = ?", [chat_id]))
         return bool(rows and rows[0]["private"])
 
-    def add_message(self, chat_id: str, role: str, text: str, private: bool = False) -> int:
-        return self.db["messages"].insert(
+    def add_message(self, chat_id: str, role: str, text: str, private: bool = False,
+                    key: str | None = None) -> None:
+        """Store a message; one whose `key` is already stored (a replay) is not added again."""
+        self.db["messages"].insert(
             {"chat_id": chat_id, "role": role, "text": text, "private": int(private),
-             "created": time.time()}
-        ).last_pk
+             "key": key, "created": time.time()},
+            ignore=True,
+        )
 
     def recent_messages(self, chat_id: str, limit: int = RECENT_WINDOW,
                         include_private: bool = True) -> list[dict[str, Any]]:

@@ -36,3 +36,13 @@ def test_recent_messages_are_a_bounded_window_in_order(tmp_path):
     store.add_message("other", "user", "elsewhere")
     recent = store.recent_messages("c", limit=12)
     assert [m["text"] for m in recent] == [f"m{i}" for i in range(28, 40)]
+
+
+def test_a_replayed_message_is_stored_once(tmp_path):
+    store = Store(tmp_path / "claw.db")
+    store.add_message("c", "user", "turn on the lights", key="inbox:7")
+    store.add_message("c", "user", "turn on the lights", key="inbox:7")  # replay after a crash
+    store.add_message("c", "user", "and the fan")
+    store.add_message("c", "user", "and the fan")  # said twice on purpose: both kept
+    assert [m["text"] for m in store.recent_messages("c")] == [
+        "turn on the lights", "and the fan", "and the fan"]
