@@ -156,8 +156,10 @@ class FastPath:
         if (key not in ("name", "area") or intent in QUESTIONS
                 or not self._could_be_a_name(said, intent, key)):
             return None
-        slots[key] = said
         domains = result.intent_data.requires_context.get("domain")
+        if "scene" in (domains or ()):
+            return None  # "<anything> in the study" reads as a scene; only a known scene is one
+        slots[key] = said
         if key == "name" and domains:
             slots.setdefault("domain", domains)
         return self._plan(intent, slots, result.response or "default")

@@ -76,6 +76,7 @@ class Claw:
             await self._warming  # a model load in a thread cannot be cancelled
         if self.config.discovery.enabled:
             await self.house.stop()
+        await self.home.settle()  # let read-backs finish before their sessions close
         for driver in list(self.home.drivers.values()):
             await driver.close()
         if self.cloud is not None:

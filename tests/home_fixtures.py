@@ -71,6 +71,7 @@ async def devices_in(home: Home, executor: Executor) -> AsyncIterator[SmallHome]
     try:
         yield h
     finally:
+        await h.home.settle()
         for d in list(h.home.drivers.values()):
             await d.close()
         await hue.stop()
