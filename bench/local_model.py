@@ -221,6 +221,8 @@ async def demo_house(model_path: str, chat_format: str, runs: int) -> dict[str, 
         out["system_tokens"] = len(ChatPrompt(raw, chat_format or None).tokens(system, []))
         out["entities"] = len(service.home.entities)
         out["speed"] = throughput(model, raw, runs, system, tools, turn)
+        for driver in list(service.home.drivers.values()):
+            await driver.close()
         service.store.close()
     await house.stop()
     return out
