@@ -43,7 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from local_llm import LocalConfig, LocalModel, default_model_path, tool_catalog  # noqa: E402
 from local_llm.prompt import ChatPrompt  # noqa: E402
 from claw.demo import demo_service  # noqa: E402
-from claw.local import LocalBackend, to_local_messages  # noqa: E402
+from claw.fastpath import TOOLS as FASTPATH_TOOLS  # noqa: E402
+from claw.local import SMALL_TOOLS, LocalBackend, to_local_messages  # noqa: E402
 from claw.models import ModelUnavailable, Prompt  # noqa: E402
 from claw.service import Claw  # noqa: E402
 from devices.emulators.house import DEMO_HOME, EmulatedHouse  # noqa: E402
@@ -248,16 +249,9 @@ def print_speed(title: str, result: dict[str, Any], runs: int) -> None:
 
 # --- Home Assistant intent sentences through Claw's local path ---------------------------
 
-# Intent in the test data -> the tool Claw's small-model profile offers for it.
-INTENT_TOOLS = {
-    "HassTurnOn": "HassTurnOn", "HassTurnOff": "HassTurnOff", "HassLightSet": "HassLightSet",
-    "HassMediaPause": "HassMediaPause", "HassMediaUnpause": "HassMediaUnpause",
-    "HassMediaNext": "HassMediaNext", "HassMediaPrevious": "HassMediaPrevious",
-    "HassSetVolume": "HassSetVolume", "HassSetVolumeRelative": "HassSetVolumeRelative",
-    "HassMediaPlayerMute": "HassMediaPlayerMute", "HassMediaPlayerUnmute": "HassMediaPlayerUnmute",
-    "HassClimateSetTemperature": "HassClimateSetTemperature", "HassSetPosition": "HassSetPosition",
-    "HassGetState": "GetLiveContext",
-}
+# Intent in the test data -> the tool the fast path maps it to, for the intents whose tool the
+# small-model profile offers.
+INTENT_TOOLS = {intent: tool for intent, tool in FASTPATH_TOOLS.items() if tool in SMALL_TOOLS}
 # Kinds of device a home gets from the shared fixtures (sensors are left out to fit a small context).
 FIXTURE_DOMAINS = {"light", "switch", "cover", "lock", "climate", "fan", "valve", "media_player"}
 

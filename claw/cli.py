@@ -151,8 +151,10 @@ def doctor(config: Config) -> int:
         line(True, f"data dir {home} is writable")
     except OSError as e:
         line(False, f"data dir {home} is not writable ({e.strerror})", "set CLAW_HOME to a writable folder")
-    line(bool(config.anthropic.api_key), "Anthropic API key" + (" set" if config.anthropic.api_key else " missing"),
-         "export ANTHROPIC_API_KEY=... (or use a local model)")
+    # Either model will do; only having neither needs fixing.
+    line(bool(config.anthropic.api_key or config.local.model_path),
+         "Anthropic API key" + (" set" if config.anthropic.api_key else " missing"),
+         "export ANTHROPIC_API_KEY=... or set local.model_path in claw.toml")
     if config.anthropic.api_key:
         url = (config.anthropic.base_url or "https://api.anthropic.com").rstrip("/")
         try:

@@ -42,7 +42,7 @@ def demo_service(config: Config, house: EmulatedHouse) -> Claw:
         service.home.set_area(area.name, floor=area.floor, aliases=area.aliases)
     for entity in house.spec.entities:  # and the nicknames they use for things
         if entity.aliases:
-            service.store.save_entity_settings(entity.entity_id, aliases=entity.aliases)
+            service.home.save_settings(entity.entity_id, aliases=entity.aliases)
     return service
 
 

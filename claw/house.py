@@ -120,10 +120,7 @@ class House:
         except DeviceError as e:
             log.warning("found %s but could not read it: %s", driver.device.name, e)
             return
-        if isinstance(driver, (homeassistant.HomeAssistantDriver, shelly.ShellyDriver)):
-            # These push their changes (WebSocket): follow them instead of waiting for a poll.
-            device_id = driver.device.device_id
-            self._spawn(driver.follow(lambda e: self.home.entity_changed(device_id, e)))
+        self._follow(driver)
         self._batch.append((driver.device, len(entities)))
         if self._announce:
             self._announce.cancel()
@@ -133,16 +130,23 @@ class House:
     async def connect_home_assistant(self, token: str) -> str:
         """Store the owner's token and adopt the Home Assistant instances that were waiting."""
         self.store.set_setting("home_assistant:token", token)
-        waiting, self.waiting_for_token = self.waiting_for_token, []
-        if not waiting:
+        if not self.waiting_for_token:
             return "Token saved; I'll use it when I find Home Assistant."
-        counts = []
-        for device in waiting:
+        count = 0
+        for device in list(self.waiting_for_token):
             driver = homeassistant.make_driver(device, token)
-            entities = await self.home.add(driver)
-            self._spawn(driver.follow(lambda e, d=device.device_id: self.home.entity_changed(d, e)))
-            counts.append(len(entities))
-        return f"Connected to Home Assistant: {sum(counts)} devices mirrored."
+            # A rejected token raises DeviceError (the owner is told why); the device keeps
+            # waiting for a better token.
+            count += len(await self.home.add(driver))
+            self.waiting_for_token.remove(device)
+            self._follow(driver)
+        return f"Connected to Home Assistant: {count} devices mirrored."
+
+    def _follow(self, driver: Driver) -> None:
+        """Drivers whose devices push changes (WebSocket) are followed, not only polled."""
+        if isinstance(driver, (homeassistant.HomeAssistantDriver, shelly.ShellyDriver)):
+            device_id = driver.device.device_id
+            self._spawn(driver.follow(lambda e: self.home.entity_changed(device_id, e)))
 
     async def _tell_batch(self) -> None:
         batch, self._batch = self._batch, []

@@ -43,6 +43,8 @@ class Home:
         self.areas: dict[str, Area] = {}
         self.listeners: list[Listener] = []
         self._refreshing: dict[str, asyncio.Future[None]] = {}  # device_id -> read-back
+        # The owner's settings, read once: every state update of every entity applies them.
+        self._settings = store.entity_settings()
         # normalized name or alias -> entity ids, in `entities` order; rebuilt when names change
         self._names: dict[str, list[str]] | None = None
         self._load_areas()
@@ -101,7 +103,8 @@ class Home:
         for entity_id, dev in self._device_of.items():
             if dev == device_id and self.entities[entity_id].state != "unavailable":
                 old = self.entities[entity_id]
-                self._set(replace(old, state="unavailable"), old)
+                self.entities[entity_id] = new = replace(old, state="unavailable")
+                asyncio.ensure_future(self._notify(old, new))  # callers here are not async
 
     def _unreachable(self, device: Device, error: BaseException) -> str:
         if isinstance(error, DeviceError):
@@ -140,13 +143,6 @@ class Home:
         self.entities[entity.entity_id] = entity
         return entity
 
-    def _set(self, entity: Entity, old: Entity | None) -> None:
-        self.entities[entity.entity_id] = entity
-        for listener in self.listeners:
-            result = listener(old, entity)
-            if asyncio.iscoroutine(result):
-                asyncio.ensure_future(result)
-
     async def _notify(self, old: Entity | None, new: Entity) -> None:
         for listener in self.listeners:
             result = listener(old, new)
@@ -154,7 +150,7 @@ class Home:
                 await result
 
     def _with_settings(self, reported: Entity) -> Entity:
-        s = self.store.entity_settings().get(reported.entity_id)
+        s = self._settings.get(reported.entity_id)
         entity = replace(reported, aliases=list(reported.aliases), attributes=dict(reported.attributes))
         if s:
             entity.name = s["name"] or entity.name
@@ -234,10 +230,16 @@ class Home:
         if tier is not None and tier not in TIERS:
             raise ValueError(f"tier must be one of {', '.join(TIERS)}")
         if aliases is not None:
-            saved = self.store.entity_settings().get(entity_id, {}).get("aliases", [])
+            saved = self._settings.get(entity_id, {}).get("aliases", [])
             aliases = list(dict.fromkeys([*saved, *aliases]))
-        self.store.save_entity_settings(entity_id, name=name, area=area, aliases=aliases, tier=tier)
+        self.save_settings(entity_id, name=name, area=area, aliases=aliases, tier=tier)
         return await self._update(self._device_of[entity_id], self._discovered[entity_id])
+
+    def save_settings(self, entity_id: str, **settings: Any) -> None:
+        """Store the owner's choices for an entity (also one not found yet); they apply from
+        its next update."""
+        self.store.save_entity_settings(entity_id, **settings)
+        self._settings = self.store.entity_settings()
 
     def named(self, name: str) -> list[Entity]:
         """The entities whose name or an alias is `name` (normalized), in `entities` order."""

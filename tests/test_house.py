@@ -14,7 +14,7 @@ from devices.discovery import Found
 from devices.emulators.homeassistant import HomeAssistantEmulator
 from devices.emulators.hue import HueBridgeEmulator
 from devices.home import Home
-from devices.model import Device
+from devices.model import Device, DeviceError
 from memory.store import Store
 
 TOKEN = "x" * 64
@@ -133,4 +133,22 @@ async def test_a_native_speaker_wins_over_its_home_assistant_mirror(house):
         assert house.home.drivers[study.device_id].device.family == "sonos"
     finally:
         await speaker.stop()
+        await ha.stop()
+
+
+async def test_a_wrong_home_assistant_token_is_refused_and_a_right_one_still_works(house):
+    ha = HomeAssistantEmulator(token=TOKEN)
+    ha.seed_demo()
+    await ha.start()
+    registry = ToolRegistry()
+    register_house_tools(registry, house)
+    tool = registry.get("ConnectHomeAssistant")
+    try:
+        await house._found(Found("home_assistant:1", "home_assistant", ha.host, ha.port, "Home", {}))
+        with pytest.raises(DeviceError, match="rejected the token"):
+            await tool.fn(None, token="y" * 64)
+        assert "lock.front_door" not in house.home.entities
+        assert (await tool.fn(None, token=TOKEN)).startswith("Connected to Home Assistant")
+        assert "lock.front_door" in house.home.entities
+    finally:
         await ha.stop()
