@@ -53,6 +53,9 @@ class TelegramConfig:
 @dataclass
 class HomeAssistantConfig:
     token: str = ""  # long-lived access token; can also be given by chat
+    # Where that token may go ("https://ha.example:8123"); without it, claw.toml's token goes nowhere.
+    url: str = ""
+    ca_file: str = ""  # PEM CA to check an https url's certificate with (default: the system's CAs)
 
 
 @dataclass

@@ -3,6 +3,10 @@
 State and service calls go over HA's REST API; changes arrive on its WebSocket API
 (`subscribe_events` for `state_changed`). After every (re)connect the driver re-reads all states
 and reports what changed while it was away, so a dropped connection loses nothing.
+
+The token goes only to the address the driver was made for (or the owner's URL, which may be
+`https://`, checked against the system's CAs or the owner's CA file); which Home Assistant may
+have it is decided before a driver is made (claw.house).
 """
 from __future__ import annotations
 
@@ -97,13 +101,15 @@ def _services(domain: str, attributes: dict[str, Any]) -> set[str]:
 
 class HomeAssistantDriver:
     def __init__(
-        self, device: Device, token: str, include: list[str] | None = None, timeout: float = 3.0
+        self, device: Device, token: str, include: list[str] | None = None, timeout: float = 3.0,
+        url: str = "", ca_file: str = "",
     ) -> None:
         self.device = device
         self._token = token  # never logged, never put in an error message
         # Entity ids or fnmatch patterns ("lock.*"); None mirrors every supported domain.
         self._include = include
-        self._http = DeviceHttp(device, timeout, headers={"Authorization": f"Bearer {token}"})
+        self._http = DeviceHttp(device, timeout, headers={"Authorization": f"Bearer {token}"},
+                                url=url, ca_file=ca_file)
         # entity_id -> last state object seen, to report only real changes after a reconnect.
         self._known: dict[str, dict[str, Any]] = {}
 
@@ -252,5 +258,6 @@ def _when(state: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(state["last_updated"])
 
 
-def make_driver(device: Device, token: str, include: list[str] | None = None) -> HomeAssistantDriver:
-    return HomeAssistantDriver(device, token, include=include)
+def make_driver(device: Device, token: str, include: list[str] | None = None, url: str = "",
+                ca_file: str = "") -> HomeAssistantDriver:
+    return HomeAssistantDriver(device, token, include=include, url=url, ca_file=ca_file)

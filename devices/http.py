@@ -1,10 +1,14 @@
 """HTTP from drivers to devices: one lazily opened aiohttp session per device with a total
 timeout, and every failure to get an answer turned into a sentence a person can act on:
 "I can't reach Deck Strip at 10.0.0.7:80 (timed out after 3 s)".
+
+Devices are spoken to at `http://<host>:<port>` unless the owner gave a URL; an `https://` URL
+gets aiohttp's certificate checks (the system's CAs, or the owner's CA file).
 """
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +20,11 @@ from devices.model import Device, DeviceError
 
 def reason(exc: aiohttp.ClientError) -> str:
     """Why a request got no answer, in words: "connection refused", "it dropped the connection"."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        why = getattr(exc.certificate_error, "verify_message", "") or exc.certificate_error
+        return f"its certificate is not one I can trust: {why}"
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return f"the TLS handshake failed: {exc.os_error}"
     if isinstance(exc, aiohttp.ClientConnectorError):
         # asyncio's strerror is "Connect call failed (...)"; the errno says what happened.
         errno = exc.os_error.errno
@@ -28,21 +37,28 @@ def reason(exc: aiohttp.ClientError) -> str:
 class DeviceHttp:
     """HTTP to one device, at wherever `device` says it is now."""
 
-    def __init__(self, device: Device, timeout: float, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, device: Device, timeout: float, headers: dict[str, str] | None = None,
+                 url: str = "", ca_file: str = "") -> None:
         self.device = device
         self.timeout = timeout
         self._headers = headers
+        self._url = url.rstrip("/")  # the owner's URL; empty: wherever discovery found it
+        self._ca_file = ca_file
         self._session: aiohttp.ClientSession | None = None
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.device.host}:{self.device.port}"
+        return self._url or f"http://{self.device.host}:{self.device.port}"
 
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
+            # True is aiohttp's default verification against the system's CAs.
+            checks: ssl.SSLContext | bool = (
+                ssl.create_default_context(cafile=self._ca_file) if self._ca_file else True)
             self._session = aiohttp.ClientSession(
-                headers=self._headers, timeout=aiohttp.ClientTimeout(total=self.timeout))
+                headers=self._headers, timeout=aiohttp.ClientTimeout(total=self.timeout),
+                connector=aiohttp.TCPConnector(ssl=checks))
         return self._session
 
     async def close(self) -> None:

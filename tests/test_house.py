@@ -123,9 +123,9 @@ async def test_a_native_speaker_wins_over_its_home_assistant_mirror(house):
     speaker = SonosEmulator("127.0.4.1", "Study", household="Sonos_mirror_test")
     await ha.start()
     await speaker.start()
-    house.store.set_setting("home_assistant:token", TOKEN)
     try:
         await house._found(Found("home_assistant:1", "home_assistant", ha.host, ha.port, "HA", {}))
+        await house.connect_home_assistant(TOKEN)
         await house._found(Found("sonos:1", "sonos", speaker.host, speaker.port, "Study", {}))
         await house.home.refresh_all()  # Home Assistant reports its copy again
         study = house.home.entities["media_player.study"]

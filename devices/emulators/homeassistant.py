@@ -9,6 +9,10 @@ POST /api/services/<domain>/<service> with HA's flat service data ({"entity_id":
 answering the list of states the call changed. Every request needs `Authorization: Bearer`.
 WebSocket /api/websocket: auth_required -> auth -> auth_ok | auth_invalid, then commands with
 ids: subscribe_events (state_changed), get_states, ping.
+
+`zeroconf_properties()` is the TXT record HA advertises as `_home-assistant._tcp`; every bearer
+token and WebSocket access token a client sends is kept in `credentials_seen`, so a test can
+play a rogue instance and check what it was given.
 """
 from __future__ import annotations
 
@@ -52,9 +56,13 @@ class _Connection:
 
 
 class HomeAssistantEmulator(Emulator):
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, token: str = "claw-test-token") -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, token: str = "claw-test-token",
+                 instance_uuid: str = "", location_name: str = "Home") -> None:
         super().__init__(host, port)
         self.token = token
+        self.uuid = instance_uuid or uuid.uuid4().hex  # HA's instance id, kept across restarts
+        self.location_name = location_name
+        self.credentials_seen: list[str] = []  # every Authorization header and WebSocket token
         self.states: dict[str, dict[str, Any]] = {}
         self.service_calls: list[tuple[str, str, dict[str, Any]]] = []
         self.websocket_connects = 0  # authenticated connections, ever
@@ -88,6 +96,12 @@ class HomeAssistantEmulator(Emulator):
         async with asyncio.timeout(timeout):
             while self.subscriber_count < count:
                 await asyncio.sleep(0.02)
+
+    def zeroconf_properties(self) -> dict[str, str]:
+        """What HA's zeroconf integration puts in its TXT record."""
+        return {"location_name": self.location_name, "uuid": self.uuid, "version": HA_VERSION,
+                "external_url": "", "internal_url": self.url, "base_url": self.url,
+                "requires_api_password": "True"}
 
     # -- state -----------------------------------------------------------------------------
 
@@ -302,6 +316,7 @@ class HomeAssistantEmulator(Emulator):
     async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
         # The WebSocket API authenticates inside the socket instead.
         if request.path != "/api/websocket":
+            self.credentials_seen.append(request.headers.get("Authorization", ""))
             if request.headers.get("Authorization") != f"Bearer {self.token}":
                 return web.Response(status=401, text="401: Unauthorized")
         return await handler(request)
@@ -345,6 +360,7 @@ class HomeAssistantEmulator(Emulator):
         await ws.prepare(request)
         await ws.send_json({"type": "auth_required", "ha_version": HA_VERSION})
         auth = await ws.receive_json(timeout=10)
+        self.credentials_seen.append(str(auth.get("access_token", "")))
         if auth.get("type") != "auth" or auth.get("access_token") != self.token:
             await ws.send_json({"type": "auth_invalid", "message": "Invalid access token or password"})
             await ws.close()
