@@ -1,18 +1,23 @@
-"""The house as an HTTP API (FastAPI; OpenAPI at /docs). Every tool is also an endpoint."""
+"""The house as an HTTP API (FastAPI; OpenAPI at /docs, served from the package so it works
+offline). Every tool is also an endpoint. Every route but health and login is the owner's:
+claw.guard checks the caller before any of them runs."""
 from __future__ import annotations
 
-import secrets
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Body, Depends, FastAPI, HTTPException, Request
+from fastapi import Body, FastAPI, HTTPException, Path, Request
+from fastapi.responses import RedirectResponse
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
 import claw
 from claw import channels_api
+from claw.guard import Guard
 from claw.service import Claw
+from claw.sessions import SESSION_COOKIE, SESSION_TTL
 from claw.soul import SoulError
-from claw.tools import Caller
+from claw.tools import Caller, ToolContext, ToolError
 
 
 class ChatRequest(BaseModel):
@@ -39,19 +44,32 @@ def create_app(service: Claw) -> FastAPI:
         yield
         await service.stop()
 
-    token = service.config.http.token
-
-    def authorize(request: Request) -> None:
-        if not token:
-            return  # loopback only: the config refuses other hosts without a token
-        given = request.headers.get("authorization", "")
-        if not secrets.compare_digest(given.encode(), f"Bearer {token}".encode()):
-            raise HTTPException(401, "Send 'Authorization: Bearer <http.token from claw.toml>'.")
-
-    app = FastAPI(title="Claw", version=claw.__version__, lifespan=lifespan,
-                  dependencies=[Depends(authorize)])
+    app = FastAPIOffline(title="Claw", version=claw.__version__, lifespan=lifespan, redoc_url=None)
+    app.add_middleware(Guard, config=service.config, sessions=service.sessions)
     app.state.claw = service
     api_caller = Caller(role="owner", chat_id="api", channel="api")
+
+    @app.get("/login", include_in_schema=False)
+    async def login(code: str = "") -> RedirectResponse:
+        """Trade a one-time login link for a session cookie, then show the docs."""
+        session = service.sessions.open(code)
+        if session is None:
+            raise HTTPException(403, "That login link was used already or is too old; "
+                                     "`claw login` prints a new one.")
+        response = RedirectResponse("/docs", status_code=303)
+        response.set_cookie(SESSION_COOKIE, session, max_age=int(SESSION_TTL), httponly=True,
+                            samesite="strict", path="/")
+        return response
+
+    @app.post("/api/login-link")
+    async def login_link() -> dict[str, str]:
+        """A one-time link (10 minutes) that logs a browser in as the owner."""
+        return {"url": service.login_link()}
+
+    @app.post("/api/logout")
+    async def logout(request: Request) -> dict[str, bool]:
+        service.sessions.close(request.cookies.get(SESSION_COOKIE, ""))
+        return {"logged_out": True}
 
     @app.get("/api/health")
     async def health() -> dict[str, Any]:
@@ -85,11 +103,19 @@ def create_app(service: Claw) -> FastAPI:
 
     @app.patch("/api/entities/{entity_id}")
     async def update_entity(entity_id: str, body: EntityUpdate) -> dict[str, Any]:
-        if entity_id not in service.home.entities:
+        """Rename, move, alias or re-tier an entity. Lowering a security entity's tier waits for
+        the owner's confirmation, like any other security action."""
+        entity = service.home.entities.get(entity_id)
+        if entity is None:
             raise HTTPException(404, f"No entity {entity_id}; GET /api/devices lists them.")
         try:
-            entity = await service.home.customize(
-                entity_id, name=body.name, area=body.area, aliases=body.aliases, tier=body.tier)
+            if body.tier is not None:
+                entity = await service.executor.set_tier(ToolContext(api_caller), entity, body.tier)
+            if body.name is not None or body.area is not None or body.aliases is not None:
+                entity = await service.home.customize(
+                    entity_id, name=body.name, area=body.area, aliases=body.aliases)
+        except ToolError as e:
+            raise HTTPException(403, str(e)) from None
         except ValueError as e:
             raise HTTPException(422, str(e)) from None
         return entity.as_dict()
@@ -123,7 +149,7 @@ def create_app(service: Claw) -> FastAPI:
         return {"facts": [{"id": f.id, "text": f.text, "created": f.created} for f in facts]}
 
     @app.delete("/api/memory/{fact_id}")
-    async def forget(fact_id: int) -> dict[str, Any]:
+    async def forget(fact_id: Annotated[int, Path(ge=1, le=2**53)]) -> dict[str, Any]:
         fact = service.store.forget(fact_id)
         if fact is None:
             raise HTTPException(404, f"No fact #{fact_id}.")

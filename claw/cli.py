@@ -12,6 +12,7 @@ import httpx
 import claw
 from claw import config as config_mod
 from claw.config import Config, ConfigError
+from memory.store import StoreError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,8 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, help="data directory (default: $CLAW_HOME or ~/.claw)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the service")
-    chat = sub.add_parser("chat", help="talk to the running service from this terminal")
-    chat.add_argument("--chat-id", default="terminal")
+    chat = sub.add_parser("chat", help="talk to the running service from this terminal",
+                          description="Chat with the running Claw over its API (with the owner's "
+                                      "token from the data directory).")
+    chat.add_argument("--chat-id", default="terminal",
+                      help="conversation to continue (default: terminal)")
+    sub.add_parser("login", help="print a one-time link that logs a browser in as the owner",
+                   description="Ask the running Claw for a login link (works once, for 10 minutes).")
     sub.add_parser("doctor", help="check the configuration and what is reachable")
     sub.add_parser("pair", help="print a one-time code; send it to the bot to pair with the house")
     demo = sub.add_parser("demo", help="start an emulated house and chat with Claw about it")
@@ -37,19 +43,26 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # the emulators' request log
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
     try:
-        data_dir = args.data_dir or config_mod.default_home()
-        if args.command == "demo":  # keep the demo's devices and memory apart from the real house
-            data_dir = data_dir / "demo"
-        config = config_mod.load(data_dir)
-    except ConfigError as e:
+        root = args.data_dir or config_mod.default_home()
+        # The demo keeps its devices and memory apart from the real house, but shares the
+        # owner's API token, so `claw chat` and `claw login` work against it too.
+        data_dir = root / "demo" if args.command == "demo" else root
+        config = config_mod.load(data_dir, token_home=root)
+        return _command(args, config)
+    except (ConfigError, StoreError) as e:
         print(f"claw: {e}", file=sys.stderr)
         return 2
+
+
+def _command(args: argparse.Namespace, config: Config) -> int:
     if args.command == "run":
         return run(config)
     if args.command == "chat":
         return chat_loop(config, args.chat_id)
     if args.command == "pair":
         return pair(config)
+    if args.command == "login":
+        return login(config)
     if args.command == "demo":
         from claw.demo import run_demo
 
@@ -71,8 +84,24 @@ def run(config: Config) -> int:
     from claw.api import create_app
     from claw.service import Claw
 
-    app = create_app(Claw(config))
+    service = Claw(config)
+    app = create_app(service)
+    print(f"Claw's API is on http://{config.http.host}:{config.http.port} (owner token in "
+          f"{config.home / config_mod.TOKEN_FILE}).\nLog in from a browser on this machine "
+          f"(once, within 10 minutes): {service.login_link()}", flush=True)
     uvicorn.run(app, host=config.http.host, port=config.http.port, log_level="warning")
+    return 0
+
+
+def login(config: Config) -> int:
+    try:
+        r = _client(config).post("/api/login-link", json={})
+        r.raise_for_status()
+    except httpx.HTTPError as e:
+        print(f"claw: the service did not give a login link ({e}). Is it running (`claw run`)?",
+              file=sys.stderr)
+        return 1
+    print(r.json()["url"])
     return 0
 
 
@@ -98,7 +127,7 @@ def pair(config: Config) -> int:
 
 
 def _client(config: Config) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {config.http.token}"} if config.http.token else {}
+    headers = {"Authorization": f"Bearer {config.http.token}"}
     host = "127.0.0.1" if config.http.host in ("0.0.0.0", "::") else config.http.host
     return httpx.Client(base_url=f"http://{host}:{config.http.port}", headers=headers, timeout=120)
 
@@ -126,9 +155,15 @@ def talk(client: httpx.Client, chat_id: str) -> int:
             continue
         try:
             r = client.post("/api/chat", json={"text": text, "chat_id": chat_id})
-            r.raise_for_status()
         except httpx.HTTPError as e:
             print(f"claw: the service did not answer ({e})")
+            continue
+        if r.status_code == 401:
+            print("claw: the service refused this terminal's token: is it using another data "
+                  "directory (--data-dir, CLAW_HOME)?")
+            return 1
+        if r.status_code != 200:
+            print(f"claw: {r.json().get('detail', r.text)}")
             continue
         print(f"claw> {r.json()['reply']}")
 

@@ -5,8 +5,11 @@ prints it and exits with status 2.
 """
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
 import re
+import secrets
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -19,11 +22,23 @@ class ConfigError(Exception):
     """Invalid configuration; the message is one line a person can act on."""
 
 
+def bounded(default: float, low: float, high: float) -> Any:
+    """A numeric setting with the range it must lie in (NaN and infinity never do)."""
+    return field(default=default, metadata={"range": (low, high)})
+
+
+TOKEN_FILE = "api-token"
+MIN_TOKEN_LENGTH = 16
+
+
 @dataclass
 class HttpConfig:
     host: str = "127.0.0.1"
-    port: int = 8765
-    token: str = ""  # required when host is not loopback
+    port: int = bounded(8765, 1, 65535)
+    # The owner's API token. Empty in claw.toml: Claw generates one into CLAW_HOME/api-token.
+    token: str = ""
+    # Names (or addresses) the API is reached by besides loopback, e.g. "claw.local".
+    allowed_hosts: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -31,16 +46,16 @@ class AnthropicConfig:
     api_key: str = ""
     base_url: str = ""
     model: str = "claude-sonnet-4-6"
-    max_tokens: int = 1024
-    timeout: float = 30.0
+    max_tokens: int = bounded(1024, 1, 64_000)
+    timeout: float = bounded(30.0, 1, 600)
 
 
 @dataclass
 class LocalModelConfig:
     model_path: str = ""  # empty: no local model
-    n_gpu_layers: int = -1  # -1: all layers when the build has a GPU backend
-    n_ctx: int = 4096
-    threads: int = 0  # 0: llama.cpp's default
+    n_gpu_layers: int = bounded(-1, -1, 10_000)  # -1: all layers when the build has a GPU backend
+    n_ctx: int = bounded(4096, 512, 1_048_576)
+    threads: int = bounded(0, 0, 1024)  # 0: llama.cpp's default
     chat_format: str = ""  # empty: from the GGUF's template
 
 
@@ -62,7 +77,7 @@ class HomeAssistantConfig:
 class DiscoveryConfig:
     enabled: bool = True
     interfaces: list[str] = field(default_factory=lambda: ["all"])
-    ssdp_interval: float = 30.0
+    ssdp_interval: float = bounded(30.0, 1, 86_400)
 
 
 @dataclass
@@ -74,17 +89,18 @@ class PrivacyConfig:
 @dataclass
 class AlertsConfig:
     quiet_hours: str = ""  # "22:00-07:00": alerts arrive silently then (urgent ones still ring)
-    camera_interval: float = 5.0  # seconds between snapshots for camera-change alerts
-    heartbeat_minutes: float = 60.0  # 0 turns the heartbeat off
-    heartbeat_daily_tokens: int = 30_000
+    camera_interval: float = bounded(5.0, 0.5, 86_400)  # seconds between camera-change snapshots
+    heartbeat_minutes: float = bounded(60.0, 0, 10_080)  # 0 turns the heartbeat off
+    heartbeat_daily_tokens: int = bounded(30_000, 0, 10_000_000)
 
 
 @dataclass
 class AgentConfig:
     language: str = "en"  # for the fast path's sentence templates
-    max_tool_iterations: int = 6
-    device_timeout: float = 3.0
-    confirm_timeout: float = 60.0  # seconds the owner has to confirm a security action
+    max_tool_iterations: int = bounded(6, 1, 50)
+    device_timeout: float = bounded(3.0, 0.1, 120)
+    # Seconds the owner has to confirm a security action; bounded so an unlock never waits forever.
+    confirm_timeout: float = bounded(60.0, 1, 3600)
 
 
 @dataclass
@@ -146,7 +162,9 @@ def default_home() -> Path:
     return Path(os.environ.get("CLAW_HOME") or Path.home() / ".claw").expanduser()
 
 
-def load(home: Path | None = None, env: dict[str, str] | None = None) -> Config:
+def load(home: Path | None = None, env: dict[str, str] | None = None,
+         token_home: Path | None = None) -> Config:
+    """The configuration in `home`; the API token lives in `token_home` (default: `home`)."""
     home = home or default_home()
     env = dict(os.environ) if env is None else env
     raw: dict[str, Any] = {}
@@ -170,7 +188,33 @@ def load(home: Path | None = None, env: dict[str, str] | None = None) -> Config:
             raise ConfigError(f"{path}: '{section}' must be a [section] table")
         setattr(config, section, _build(SECTIONS[section], section, values, path))
     _check(config)
+    if not config.http.token:
+        config.http.token = api_token(token_home or home)
     return config
+
+
+def api_token(home: Path) -> str:
+    """The owner's API token from CLAW_HOME/api-token, made (mode 0600) on first use.
+
+    Whoever can read this file can act as the owner over the API: `claw chat` and `claw demo`
+    read it, a web page on another site cannot."""
+    path = home / TOKEN_FILE
+    try:
+        if not path.exists():
+            home.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(32) + "\n")
+        if path.stat().st_mode & 0o077:
+            raise ConfigError(f"{path} can be read by other users of this machine; "
+                              f"run `chmod 600 {path}` (or delete it for a new token)")
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot make or read the API token ({e.strerror}); "
+                          "set CLAW_HOME to a folder you can write") from None
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise ConfigError(f"{path} holds no usable token; delete it and Claw makes a new one")
+    return token
 
 
 def _build(cls: type, section: str, values: dict[str, Any], path: Path) -> Any:
@@ -179,7 +223,11 @@ def _build(cls: type, section: str, values: dict[str, Any], path: Path) -> Any:
     for key, value in values.items():
         if key not in known:
             raise ConfigError(f"{path}: unknown key {section}.{key} (known: {', '.join(known)})")
-        setattr(obj, key, _coerce(f"{section}.{key}", getattr(obj, key), value))
+        name = f"{section}.{key}"
+        coerced = _coerce(name, getattr(obj, key), value)
+        if "range" in known[key].metadata:
+            _check_range(name, coerced, *known[key].metadata["range"])
+        setattr(obj, key, coerced)
     return obj
 
 
@@ -195,12 +243,19 @@ def _coerce(name: str, default: Any, value: Any) -> Any:
             return False
         raise ConfigError(f"{name} must be true or false, got {value!r}")
     if kind in (int, float):
-        if isinstance(value, bool):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             raise ConfigError(f"{name} must be a number, got {value!r}")
         try:
-            return kind(value)
-        except (TypeError, ValueError):
+            number = float(value)
+        except ValueError:
             raise ConfigError(f"{name} must be a number, got {value!r}") from None
+        if not math.isfinite(number):
+            raise ConfigError(f"{name} must be a finite number, got {value!r}")
+        if kind is int:
+            if number != int(number):
+                raise ConfigError(f"{name} must be a whole number, got {value!r}")
+            return int(number)
+        return number
     if kind is list:
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]
@@ -212,30 +267,60 @@ def _coerce(name: str, default: Any, value: Any) -> Any:
     return value
 
 
+def _check_range(name: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be from {low:g} to {high:g}, got {value:g}")
+
+
 def is_loopback(host: str) -> bool:
-    return host == "localhost" or host == "::1" or host.startswith("127.")
+    """True for a loopback address or the name `localhost` (not for names like 127.evil.example)."""
+    host = host.strip("[]")
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_url(name: str, url: str) -> None:
+    if url and not re.fullmatch(r"https?://[^\s/?#]+(/\S*)?", url):
+        raise ConfigError(f"{name} must be an http:// or https:// URL, got {url!r}")
 
 
 def _check(config: Config) -> None:
-    if not 1 <= config.http.port <= 65535:
-        raise ConfigError(f"http.port must be from 1 to 65535, got {config.http.port}")
-    if not is_loopback(config.http.host) and not config.http.token:
-        raise ConfigError(
-            f"http.host is {config.http.host}, which is reachable from other machines: set "
-            "http.token in claw.toml (or CLAW_HTTP_TOKEN) so the API requires it"
-        )
+    if not config.http.host.strip():
+        raise ConfigError("http.host must not be empty (use 127.0.0.1 to stay on this machine)")
+    if config.http.token and len(config.http.token) < MIN_TOKEN_LENGTH:
+        raise ConfigError(f"http.token is too short ({len(config.http.token)} characters): use at "
+                          f"least {MIN_TOKEN_LENGTH}, or leave it out and Claw makes one")
+    for host in config.http.allowed_hosts:
+        if not re.fullmatch(r"[A-Za-z0-9.\-]+|\[?[0-9A-Fa-f:.]+\]?", host):
+            raise ConfigError(f"http.allowed_hosts: {host!r} is not a host name or address")
+    for iface in config.discovery.interfaces:
+        if iface != "all" and not _is_address(iface):
+            raise ConfigError(f"discovery.interfaces: {iface!r} is not an IP address or 'all'")
+    _check_url("anthropic.base_url", config.anthropic.base_url)
+    _check_url("telegram.base_url", config.telegram.base_url)
+    _check_url("home_assistant.url", config.home_assistant.url)
+    if config.home_assistant.ca_file and not Path(config.home_assistant.ca_file).expanduser().is_file():
+        raise ConfigError(f"home_assistant.ca_file: no file at {config.home_assistant.ca_file}")
+    if not config.anthropic.model.strip():
+        raise ConfigError("anthropic.model must not be empty")
     languages = home_assistant_intents.get_languages()
     if config.agent.language not in languages:
         raise ConfigError(f"agent.language {config.agent.language!r} has no command sentences; "
                           f"use one of {', '.join(sorted(languages))}")
-    if config.agent.max_tool_iterations < 1:
-        raise ConfigError("agent.max_tool_iterations must be at least 1")
-    if config.agent.device_timeout <= 0:
-        raise ConfigError("agent.device_timeout must be a positive number of seconds")
     if config.local.model_path and not Path(config.local.model_path).expanduser().is_file():
         raise ConfigError(f"local.model_path: no file at {config.local.model_path}")
     quiet = config.alerts.quiet_hours.replace(" ", "")
     if quiet and not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d-([01]?\d|2[0-3]):[0-5]\d", quiet):
         raise ConfigError(f"alerts.quiet_hours must look like 22:00-07:00, got {quiet!r}")
-    if config.agent.confirm_timeout <= 0:
-        raise ConfigError("agent.confirm_timeout must be a positive number of seconds")
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

@@ -75,7 +75,8 @@ async def _demo(config: Config, spec: homefile.HomeSpec, chat: bool) -> int:
                 return 1
             await asyncio.sleep(0.05)
         print(f"Demo house '{spec.name}' is up; Claw's API is on "
-              f"http://{config.http.host}:{config.http.port} (docs at /docs).")
+              f"http://{config.http.host}:{config.http.port}. Docs in a browser on this machine "
+              f"(the link works once, for 10 minutes): {service.login_link()}")
         await _settle(service, len(spec.entities))
         if chat:
             await _chat(service)

@@ -10,7 +10,7 @@ from typing import Any, Awaitable, Callable
 
 from claw.tools import Caller, ToolContext, ToolError, ToolRegistry, result_text
 from devices.home import Home
-from devices.model import DeviceError, Entity
+from devices.model import TIERS, DeviceError, Entity
 from devices.targets import TargetError
 
 log = logging.getLogger(__name__)
@@ -62,23 +62,41 @@ class Executor:
             return Action(name, args, f"Error: {e}", False, ctx.images)
         return Action(name, args, result_text(result), True, ctx.images)
 
+    async def confirm(self, ctx: ToolContext, what: str, entities: list[Entity], service: str,
+                      data: dict[str, Any]) -> None:
+        """A security action goes ahead only on the owner's explicit yes on their own channel;
+        raises ToolError otherwise (members are refused outright)."""
+        if ctx.caller.role != "owner":
+            raise ToolError(f"Only the owner can do that ({what[0].lower() + what[1:]}).")
+        if self.confirmer is None:
+            raise ToolError(f"{what} needs the owner's confirmation, and confirmations are not "
+                            "set up yet; I haven't done it.")
+        if not await self.confirmer(ctx.caller, what, entities, service, data):
+            raise ToolError(f"{what}: not confirmed, so I haven't done it.")
+
+    async def set_tier(self, ctx: ToolContext, entity: Entity, tier: str) -> Entity:
+        """Change how careful Claw is with an entity. Taking one out of the security tier is
+        itself a security action (else a lowered lock opens without the owner); raising is free."""
+        if tier not in TIERS:
+            raise ToolError(f"tier must be one of {', '.join(TIERS)}")
+        if entity.risk_tier == "security" and tier != "security":
+            await self.confirm(ctx, f"Take the {entity.name} out of the security tier (to {tier})",
+                               [entity], "set_tier", {"tier": tier})
+        return await self.home.customize(entity.entity_id, tier=tier)
+
     async def act(
         self, ctx: ToolContext, entities: list[Entity], service: str, data: dict[str, Any]
     ) -> list[Entity]:
         """Apply a service to entities under the policy; returns the entities it was done to."""
         writes = service not in READ_SERVICES
+        if writes:
+            read_only = [e.name for e in entities if e.risk_tier == "read"]
+            if read_only:
+                raise ToolError(f"The {', '.join(read_only)} is read-only for me (its tier is "
+                                "'read'); the owner can change its tier to let me control it.")
         secure = [e for e in entities if writes and e.risk_tier == "security"]
         if secure:
-            what = describe(service, secure)
-            if ctx.caller.role != "owner":
-                raise ToolError(f"Only the owner can do that ({what[0].lower() + what[1:]}).")
-            if self.confirmer is None:
-                raise ToolError(
-                    f"{what} needs the owner's confirmation, and confirmations are not set up "
-                    "yet; I haven't done it."
-                )
-            if not await self.confirmer(ctx.caller, what, secure, service, data):
-                raise ToolError(f"{what}: not confirmed, so I haven't done it.")
+            await self.confirm(ctx, describe(service, secure), secure, service, data)
         if len(entities) == 1:
             # Awaited here, not gathered: gather's extra task and wake-ups would let the state
             # read-back that Home.call starts in the background run before this call returns.

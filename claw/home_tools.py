@@ -6,7 +6,7 @@ Every tool resolves its targets, then changes devices only through `Executor.act
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from claw.executor import Executor
 from claw.tools import ToolContext, ToolError, ToolRegistry
@@ -400,15 +400,12 @@ def register(registry: ToolRegistry, executor: Executor, home: Home) -> None:
             f", on the {updated.floor}." if updated.floor else ".")
 
     async def SetRiskTier(ctx: ToolContext, entity: Annotated[str, "Name or entity id"],
-                          tier: Annotated[str, "read, write or security"]) -> str:
+                          tier: Annotated[Literal["read", "write", "security"], "read, write or security"]) -> str:
         """Changes how careful Claw is with a device: 'security' makes every change to it need
-        the owner's confirmation."""
+        the owner's confirmation; 'read' means Claw only looks. Taking a device out of the
+        security tier needs the owner's confirmation too."""
         e = home.entities.get(entity) or resolve(home, name=entity)[0]
-        if tier not in ("read", "write", "security"):
-            raise ToolError("tier must be read, write or security")
-        if e.risk_tier == "security" and tier != "security" and ctx.caller.channel != "api":
-            raise ToolError("lowering a security device's tier is only possible through the API")
-        updated = await home.customize(e.entity_id, tier=tier)
+        updated = await executor.set_tier(ctx, e, tier)
         return f"The {updated.name} is now {updated.risk_tier} tier."
 
     registry.add(RenameDevice, owner_only=True)

@@ -14,6 +14,7 @@ from claw.fastpath import FastPath
 from claw.local import LocalBackend
 from claw.house import House
 from claw.router import Router
+from claw.sessions import Sessions
 from claw.soul import Soul
 from claw.tools import ToolRegistry
 from devices.home import Home
@@ -27,6 +28,7 @@ class Claw:
         self.config = config
         config.home.mkdir(parents=True, exist_ok=True)
         self.store = Store(config.db_path)
+        self.sessions = Sessions()
         self.soul = Soul(config.soul_path, self.store)
         self.home = Home(self.store, config.agent.device_timeout)
         self.registry = ToolRegistry()
@@ -54,6 +56,12 @@ class Claw:
         # Telegram, pairing, confirmations, alerts and the heartbeat.
         self.channels = Channels(config, self.store, self.soul, self.home, self.registry,
                                  self.executor, self.router, self.agent)
+
+    def login_link(self) -> str:
+        """A one-time link that logs a browser in as the owner (the token stays out of URLs)."""
+        host = "127.0.0.1" if self.config.http.host in ("0.0.0.0", "::") else self.config.http.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.config.http.port}/login?code={self.sessions.login_code()}"
 
     async def notify(self, text: str) -> None:
         """Tell the owner something unprompted (devices found, a problem to fix)."""

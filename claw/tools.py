@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Awaitable, Callable, Literal, Union
 
 ToolFn = Callable[..., Awaitable[Any]]
+
+MAX_TEXT_ARG = 20_000  # characters in one text argument (a whole soul.md fits)
+MAX_NUMBER_ARG = 2**53  # what JSON clients and SQLite keep exactly
 
 
 class ToolError(Exception):
@@ -106,16 +110,24 @@ def _check_value(name: str, schema: dict[str, Any], value: Any) -> Any:
         return None
     if "enum" in schema and value not in schema["enum"]:
         raise ToolError(f"{name} must be one of {', '.join(map(str, schema['enum']))}")
-    if kind == "string" and not isinstance(value, str):
-        raise ToolError(f"{name} must be text")
+    if kind == "string":
+        if not isinstance(value, str):
+            raise ToolError(f"{name} must be text")
+        if len(value) > MAX_TEXT_ARG:
+            raise ToolError(f"{name} is too long ({len(value)} characters; at most {MAX_TEXT_ARG})")
+        if _has_surrogate(value):
+            raise ToolError(f"{name} contains an invalid character (a lone UTF-16 surrogate)")
     if kind == "boolean" and not isinstance(value, bool):
         raise ToolError(f"{name} must be true or false")
+    if kind in ("integer", "number"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or abs(value) > MAX_NUMBER_ARG:
+            raise ToolError(f"{name} must be a {'whole ' if kind == 'integer' else ''}number "
+                            f"between -{MAX_NUMBER_ARG} and {MAX_NUMBER_ARG}")
     if kind == "integer":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        if value != int(value):
             raise ToolError(f"{name} must be a whole number")
         return int(value)
-    if kind == "number" and (isinstance(value, bool) or not isinstance(value, (int, float))):
-        raise ToolError(f"{name} must be a number")
     if kind == "array":
         if isinstance(value, str):  # models often send "light" where a list is asked for
             value = [value]
@@ -123,6 +135,10 @@ def _check_value(name: str, schema: dict[str, Any], value: Any) -> Any:
             raise ToolError(f"{name} must be a list")
         return [_check_value(name, schema["items"], v) for v in value]
     return value
+
+
+def _has_surrogate(text: str) -> bool:
+    return any("\ud800" <= ch <= "\udfff" for ch in text)
 
 
 class ToolRegistry:

@@ -130,13 +130,14 @@ async def test_per_chat_lanes_keep_order_and_run_chats_concurrently(api, standin
     assert texts.index("b0") < texts.index("a2")
 
 
-async def test_api_requires_token_when_configured(claw_home, standin):
-    config = make_config(claw_home, standin, CLAW_HTTP_TOKEN="s3cret")
+async def test_api_requires_the_configured_token(claw_home, standin):
+    config = make_config(claw_home, standin, CLAW_HTTP_TOKEN="s3cret-but-long-enough")
     service = Claw(config)
     async with serve(service) as client:
-        assert (await client.get("/api/health")).status_code == 200
+        assert (await client.get("/api/devices")).status_code == 200
         client.headers.pop("Authorization")
-        r = await client.get("/api/health")
+        assert (await client.get("/api/health")).status_code == 200  # health is open
+        r = await client.get("/api/devices")
         assert r.status_code == 401
         assert "Bearer" in r.json()["detail"]
 
@@ -168,5 +169,5 @@ def test_config_errors_name_the_key(claw_home):
         with pytest.raises(ConfigError, match=expected.replace("[", r"\[")):
             config_mod.load(claw_home, env={})
     (claw_home / "claw.toml").write_text("")
-    with pytest.raises(ConfigError, match="http.token"):
-        config_mod.load(claw_home, env={"CLAW_HTTP_HOST": "0.0.0.0"})
+    with pytest.raises(ConfigError, match="http.token is too short"):
+        config_mod.load(claw_home, env={"CLAW_HTTP_TOKEN": "s3cret"})
