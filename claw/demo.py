@@ -37,6 +37,7 @@ def demo_service(config: Config, house: EmulatedHouse) -> Claw:
     config.discovery.interfaces = ["127.0.0.1"]
     config.discovery.ssdp_interval = 5.0
     config.home_assistant.token = house.ha_token
+    config.home_assistant.url = house.ha.url  # the token goes only to the instance it is for
     service = Claw(config)
     for area in house.spec.areas:  # the owner's floor plan, as they would tell it once
         service.home.set_area(area.name, floor=area.floor, aliases=area.aliases)

@@ -51,7 +51,8 @@ class Claw:
         )
         self.house = House(self.home, self.store, self.notify, config.discovery.interfaces,
                            ssdp_interval=config.discovery.ssdp_interval,
-                           ha_token=config.home_assistant.token)
+                           ha_token=config.home_assistant.token, ha_url=config.home_assistant.url,
+                           ha_ca_file=config.home_assistant.ca_file)
         house_tools.register(self.registry, self.house)
         # Telegram, pairing, confirmations, alerts and the heartbeat.
         self.channels = Channels(config, self.store, self.soul, self.home, self.registry,

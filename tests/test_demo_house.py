@@ -95,7 +95,7 @@ async def scenario_demo() -> dict:
             out["unlock"] = (await unlock).json()
             out["lock_state"] = house.ha.states["lock.front_door"]["state"]
 
-            out["reset"] = (await api.post("/api/demo/reset")).status_code
+            out["reset"] = (await api.post("/api/demo/reset", json={})).status_code
             out["after_reset"] = {
                 "study": study.state.transport,
                 "hue_on": sorted(l.name for l in house.hue.lights.values() if l.on),
