@@ -5,6 +5,8 @@ import argparse
 import json
 import logging
 import sys
+from concurrent import futures
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -145,27 +147,49 @@ def chat_loop(config: Config, chat_id: str) -> int:
 
 
 def talk(client: httpx.Client, chat_id: str) -> int:
-    while True:
-        try:
-            text = input("you> ").strip()
-        except (EOFError, KeyboardInterrupt):
-            print()
-            return 0
-        if not text:
+    # A second client asks for pending confirmations while the first waits for the turn.
+    with ThreadPoolExecutor(1) as pool, httpx.Client(base_url=client.base_url,
+                                                     headers=client.headers, timeout=10) as side:
+        while True:
+            try:
+                text = input("you> ").strip()
+            except (EOFError, KeyboardInterrupt):
+                print()
+                return 0
+            if not text:
+                continue
+            turn = pool.submit(client.post, "/api/chat", json={"text": text, "chat_id": chat_id})
+            while not turn.done():
+                confirm_here(side, chat_id)
+                futures.wait([turn], timeout=0.2)
+            try:
+                r = turn.result()
+            except httpx.HTTPError as e:
+                print(f"claw: the service did not answer ({e})")
+                continue
+            if r.status_code == 401:
+                print("claw: the service refused this terminal's token: is it using another data "
+                      "directory (--data-dir, CLAW_HOME)?")
+                return 1
+            if r.status_code != 200:
+                print(f"claw: {r.json().get('detail', r.text)}")
+                continue
+            print(f"claw> {r.json()['reply']}")
+
+
+def confirm_here(client: httpx.Client, chat_id: str) -> None:
+    """This terminal holds the owner's token, so it answers the security confirmations its own
+    messages asked for at the prompt."""
+    pending = client.get("/api/confirmations").json()["confirmations"]
+    for request in pending:
+        if not request["asked_by"].startswith(f"api:{chat_id} "):
             continue
         try:
-            r = client.post("/api/chat", json={"text": text, "chat_id": chat_id})
-        except httpx.HTTPError as e:
-            print(f"claw: the service did not answer ({e})")
-            continue
-        if r.status_code == 401:
-            print("claw: the service refused this terminal's token: is it using another data "
-                  "directory (--data-dir, CLAW_HOME)?")
-            return 1
-        if r.status_code != 200:
-            print(f"claw: {r.json().get('detail', r.text)}")
-            continue
-        print(f"claw> {r.json()['reply']}")
+            answer = input(f"claw> {request['what']}? Type yes to confirm; anything else cancels.\nyou> ")
+        except EOFError:
+            answer = ""
+        approve = answer.strip().lower() in ("y", "yes")
+        client.post(f"/api/confirmations/{request['id']}", json={"approve": approve})
 
 
 def doctor(config: Config) -> int:

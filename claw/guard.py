@@ -109,7 +109,7 @@ class Guard:
         if self.sessions.valid(_cookie(headers.get("cookie", ""), SESSION_COOKIE)):
             return
         raise Refused(401, "Send 'Authorization: Bearer <token>' (the token is in CLAW_HOME/api-token, "
-                           "or http.token in claw.toml), or log in with the link `claw run` prints.")
+                           "or http.token in claw.toml), or log in with the link `claw login` prints.")
 
 
 def _check_json_type(content_type: str) -> None:

@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import stat
+import sys
 from pathlib import Path
 from typing import AsyncIterator
 
@@ -284,3 +285,20 @@ def test_claw_toml_numbers_must_be_finite_and_in_range(claw_home):
     (claw_home / "claw.toml").write_text("[agent]\ndevice_timeout = 1.5\nconfirm_timeout = 30\n")
     config = config_mod.load(claw_home, env={"CLAW_HTTP_PORT": "9000"})
     assert (config.agent.device_timeout, config.agent.confirm_timeout, config.http.port) == (1.5, 30, 9000)
+
+
+async def test_claw_chat_reads_the_token_and_confirms_at_its_own_prompt(claw_home, standin):
+    async with house_api(claw_home, standin, confirm_timeout=20) as (api, small):
+        env = {**os.environ, "CLAW_HTTP_PORT": str(api.base_url.port), "PYTHONPATH": str(Path.cwd())}
+        env.pop("CLAW_HOME", None)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "claw.cli", "--data-dir", str(claw_home), "chat",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env=env)
+        out, err = await asyncio.wait_for(proc.communicate(
+            b"unlock the front door\nno\nunlock the front door\nyes\n"), 60)
+        text = out.decode()
+        assert proc.returncode == 0, err.decode()
+        assert text.count("Unlock the Front Door? Type yes to confirm") == 2
+        assert "not confirmed" in text
+        assert door(small) == "unlocked"
