@@ -9,9 +9,10 @@ import json
 import re
 import sqlite3
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import sqlite_utils
 
@@ -35,15 +36,85 @@ class Fact:
     created: float
 
 
+class StoreError(Exception):
+    """The database file can't be used as it is; the message names it and says what to do."""
+
+
+BUSY_TIMEOUT = 5.0  # seconds a write waits for another program's write to finish
+
+# SQLite's primary result codes that the owner can put right, and what to tell them. Any other
+# error is a bug in Claw and stays as SQLite raised it.
+_PROBLEMS = {
+    sqlite3.SQLITE_NOTADB: "is not a SQLite database ({error}). Move it aside and Claw starts "
+                           "with a fresh one; nothing else is changed.",
+    sqlite3.SQLITE_CORRUPT: "is damaged ({error}). Move it aside and Claw starts with a fresh "
+                            "one; nothing else is changed (sqlite3's .recover command may save "
+                            "what it held).",
+    sqlite3.SQLITE_READONLY: "is read-only ({error}). Claw writes to it: make the file and its "
+                             "folder writable for the user that runs Claw.",
+    sqlite3.SQLITE_CANTOPEN: "can't be opened ({error}). It must be a file, in a folder that "
+                             "exists and that the user running Claw may write to.",
+    sqlite3.SQLITE_BUSY: "is locked by another program (another Claw running?): it kept a write "
+                         "open for more than {timeout:g} s. Stop the other program, then try again.",
+    sqlite3.SQLITE_FULL: "can't grow: the disk is full ({error}). Free some space, then try again.",
+    sqlite3.SQLITE_IOERR: "could not be read or written ({error}). Check the disk it is on.",
+}
+
+
+@contextmanager
+def _as_store_error(path: str) -> Iterator[None]:
+    """Raise the SQLite errors listed in _PROBLEMS as StoreError naming `path`."""
+    try:
+        yield
+    except sqlite3.Error as e:
+        problem = _PROBLEMS.get(getattr(e, "sqlite_errorcode", 0) & 0xFF)
+        if problem is None:
+            raise
+        raise StoreError(f"{path} {problem.format(error=e, timeout=BUSY_TIMEOUT)}") from e
+
+
+class _Connection(sqlite3.Connection):
+    """A connection whose failures the owner can fix come as StoreError: sqlite_utils sends
+    every statement through `execute` or `executescript`."""
+
+    def __init__(self, database: str, *args: Any, **kwargs: Any):
+        super().__init__(database, *args, **kwargs)
+        self.path = database
+
+    def execute(self, *args: Any) -> sqlite3.Cursor:
+        with _as_store_error(self.path):
+            return super().execute(*args)
+
+    def executescript(self, script: str) -> sqlite3.Cursor:
+        with _as_store_error(self.path):
+            return super().executescript(script)
+
+
 class Store:
     def __init__(self, path: Path | str):
+        """Open (or create) the database. Raises StoreError, leaving the file as it was, when
+        it is not a database, damaged, read-only or locked by another program."""
         self.path = str(path)
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self.db = sqlite_utils.Database(conn)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA busy_timeout=5000")
-        self._create()
+        with _as_store_error(self.path):
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
+                                   timeout=BUSY_TIMEOUT, factory=_Connection)
+        try:
+            self.db = sqlite_utils.Database(conn)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self._check_writable()
+            self._create()
+        except StoreError:
+            conn.close()  # the owner is about to move or fix the file
+            raise
+
+    def _check_writable(self) -> None:
+        """Write once and roll it back: SQLite opens a read-only file without a word, and
+        another program may hold a write; either should show now, not at the first message."""
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        self.db.execute("BEGIN IMMEDIATE")
+        self.db.execute(f"PRAGMA user_version = {int(version)}")
+        self.db.execute("ROLLBACK")
 
     def close(self) -> None:
         self.db.conn.close()
