@@ -4,7 +4,8 @@ Two shapes load: Claw's own (entities with `domain` and `name`) and the shape of
 Assistant's public intent test fixtures (entities with an `id` like `light.kitchen_ceiling`,
 areas with `id`/`name`/`floor`, floors with `id`/`name`). Attributes are in Home Assistant units
 in both (brightness 0-255, volume_level 0-1). Unknown keys are ignored; a malformed file raises
-HomeFileError naming the line and the field.
+HomeFileError naming the line and the field. An entity Claw could not serve (a domain no family
+drives, an id another entity already has) is an error too, rather than missing from the house.
 """
 from __future__ import annotations
 
@@ -14,10 +15,20 @@ from typing import Any
 
 import yaml
 
+from devices.homeassistant import DOMAIN_SERVICES
 from devices.names import slug
 
 # Which emulator serves an entity when the file does not say (`via:`).
 FAMILIES = ("hue", "wled", "sonos", "shelly", "camera", "homeassistant")
+# The domains each family serves; Claw would never see an entity of another domain.
+SERVES = {"hue": {"light"}, "wled": {"light"}, "sonos": {"media_player"},
+          "shelly": {"switch", "cover"}, "camera": {"camera"},
+          "homeassistant": set(DOMAIN_SERVICES)}
+# Attributes an emulator turns into device settings (Home Assistant units), with their bounds.
+# Entities that Home Assistant serves keep their attributes as written, as HA's own states do.
+NUMBERS = {"brightness": (0, 255), "volume_level": (0, 1), "current_position": (0, 100),
+           "color_temp_kelvin": (1000, 40000)}
+TEXTS = ("media_title", "media_artist", "device_class")
 
 
 class HomeFileError(ValueError):
@@ -159,7 +170,7 @@ def parse(text: str, where: str = "home file") -> HomeSpec:
             areas[str(a["id"])] = spec
 
     entities: list[EntitySpec] = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # entity id -> the line of the entity that has it
     for line, e in items("entities"):
         if not isinstance(e, dict):
             raise fail(line, "each entity must be a mapping")
@@ -197,20 +208,49 @@ def parse(text: str, where: str = "home file") -> HomeSpec:
         via = e.get("via") or default_via(domain, name, area_name)
         if via not in FAMILIES:
             raise fail(e, f"field 'via' must be one of {', '.join(FAMILIES)}, got {via!r}", "via")
+        what = f"entity {name.strip()!r}"
+        if not any(domain in served for served in SERVES.values()):
+            known = ", ".join(sorted(set().union(*SERVES.values())))
+            raise fail(e, f"{what}: Claw has no driver for domain {domain!r} (it drives {known})",
+                       "id" if "id" in e else "domain")
+        if domain not in SERVES[via]:
+            raise fail(e, f"{what}: {via} serves {', '.join(sorted(SERVES[via]))}, not {domain}", "via")
         if via == "sonos":  # a Sonos speaker's id comes from its room
             entity_id = f"media_player.{slug(area_name or name)}"
         elif via != "homeassistant" or entity_id is None:
             entity_id = f"{domain}.{slug(name)}"
         if entity_id in seen:
-            base, n = entity_id, 2
-            while f"{base}_{n}" in seen:
-                n += 1
-            entity_id = f"{base}_{n}"
-        seen.add(entity_id)
+            change = ("area (a Sonos speaker's id comes from its room)" if via == "sonos"
+                      else "id" if "id" in e and via == "homeassistant" else "name")
+            raise fail(e, f"{what} gets the id {entity_id}, which the entity on line "
+                          f"{seen[entity_id]} has already; give one of them another {change}")
+        seen[entity_id] = e.line
+        if via != "homeassistant":
+            for key, value in attributes.items():
+                problem = _bad_attribute(key, value)
+                if problem:
+                    raise fail(e, f"{what}: attribute {key!r} {problem}", "attributes")
         entities.append(EntitySpec(entity_id, name.strip(), area_name, str(state),
                                    dict(attributes), _strings(e, "aliases", fail), via, e.line))
     return HomeSpec(str(data.get("name") or "Home"), list(dict.fromkeys(floors.values())),
                     area_list, entities)
+
+
+def _bad_attribute(key: str, value: Any) -> str | None:
+    """What is wrong with an attribute an emulator will use, in words; None if nothing."""
+    if key in NUMBERS:
+        low, high = NUMBERS[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            return f"must be a number from {low} to {high}, got {value!r}"
+    elif key == "rgb_color":
+        if not (isinstance(value, list) and len(value) == 3
+                and all(type(c) is int and 0 <= c <= 255 for c in value)):
+            return f"must be three numbers from 0 to 255 like [255, 160, 0], got {value!r}"
+    elif key == "is_volume_muted" and not isinstance(value, bool):
+        return f"must be true or false, got {value!r}"
+    elif key in TEXTS and not isinstance(value, str):
+        return f"must be text, got {value!r}"
+    return None
 
 
 def _strings(item: dict[str, Any], key: str, fail: Any) -> list[str]:
