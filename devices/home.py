@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Awaitable, Callable
 
-from devices.model import Device, DeviceError, Driver, Entity, TIERS
+from devices.model import Device, DeviceError, DeviceRefused, Driver, Entity, TIERS
 from memory.store import Store
 
 log = logging.getLogger(__name__)
@@ -181,6 +181,8 @@ class Home:
             # pushed events) gets to run between the device's answer and our return.
             async with asyncio.timeout(self.device_timeout):
                 await driver.call(entity.entity_id, service, data)
+        except DeviceRefused:
+            raise  # it answered: still available
         except (DeviceError, TimeoutError, OSError) as e:
             self.mark_unavailable(device_id, str(e) or "timed out")
             raise DeviceError(self._unreachable(driver.device, e)) from None

@@ -21,6 +21,11 @@ class DeviceError(Exception):
     """A device could not do what was asked; the message is for a person to read."""
 
 
+class DeviceRefused(DeviceError):
+    """The device answered and will not do this one command (or the command is wrong for it):
+    it is still there, so it stays available."""
+
+
 @dataclass
 class Device:
     """One physical thing on the network (a speaker, a bridge, a plug)."""

@@ -10,6 +10,10 @@ fixed 10 s timeout the first time it calls an action without an argument list.)
 The room name comes from the speaker (its zone group topology), not from discovery, so the
 entity is `media_player.<room>`, named "<Room> Speaker", alias "<Room> Sonos", in area <Room>.
 
+A speaker that answers but refuses a command (a UPnP fault such as 711 "Illegal seek target"
+at the end of the queue), or a command this driver won't send, raises DeviceRefused: the speaker
+stays available. Only a speaker that can't be reached (or answers with nonsense) is unavailable.
+
 Groups: transport commands go to the speaker's group coordinator, volume and mute to the
 speaker itself. The coordinator is the one the last read found: a speaker that led its group
 (or stood alone) then is asked directly, and if it refuses because it has since joined another
@@ -31,7 +35,7 @@ import requests
 import soco
 from soco.exceptions import SoCoSlaveException, SoCoUPnPException, UnknownSoCoException
 
-from devices.model import Device, DeviceError, Entity
+from devices.model import Device, DeviceError, DeviceRefused, Entity
 from devices.names import slug
 
 T = TypeVar("T")
@@ -115,9 +119,9 @@ class SonosDriver:
         if not self.room:
             await self.refresh()
         if entity_id != self.entity_id:
-            raise DeviceError(f"{entity_id} is not on {self._where()}")
+            raise DeviceRefused(f"{entity_id} is not on {self._where()}")
         if service not in SERVICES:
-            raise DeviceError(f"The {self.room} speaker is a media player: it can't {service}")
+            raise DeviceRefused(f"The {self.room} speaker is a media player: it can't {service}")
         await self._run(service, self._command(service, data))
 
     async def close(self) -> None:
@@ -175,28 +179,28 @@ class SonosDriver:
         if service == "volume_set":
             level = data.get("volume_level")
             if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 <= level <= 1:
-                raise DeviceError(f"A volume level is a number from 0 to 1, not {level!r}")
+                raise DeviceRefused(f"A volume level is a number from 0 to 1, not {level!r}")
             return lambda: setattr(self.soco, "volume", round(level * 100))
         if service == "volume_mute":
             muted = data.get("is_volume_muted")
             if not isinstance(muted, bool):
-                raise DeviceError(f"is_volume_muted must be true or false, not {muted!r}")
+                raise DeviceRefused(f"is_volume_muted must be true or false, not {muted!r}")
             return lambda: setattr(self.soco, "mute", muted)
         if service == "play_media":
             uri = data.get("media_content_id")
             if not isinstance(uri, str) or not uri.strip():
-                raise DeviceError("Say what to play: media_content_id needs a URI")
+                raise DeviceRefused("Say what to play: media_content_id needs a URI")
             title = str(data.get("media_title") or "")
             return lambda: self._leader().play_uri(uri.strip(), title=title)
         if service == "play_favorite":
             name = data.get("favorite")
             if not isinstance(name, str) or not name.strip():
-                raise DeviceError("Say which favorite to play")
+                raise DeviceRefused("Say which favorite to play")
             return lambda: self._play_favorite(name.strip())
         if service == "join":
             members = data.get("group_members")
             if not (isinstance(members, list) and members and all(isinstance(m, str) for m in members)):
-                raise DeviceError("join needs group_members: a list of media_player entity ids")
+                raise DeviceRefused("join needs group_members: a list of media_player entity ids")
             return lambda: self._join(members)
         return self._unjoin
 
@@ -227,7 +231,7 @@ class SonosDriver:
         match = next((f for f in favorites if f.title.casefold() == name.casefold()), None)
         if match is None:
             have = ", ".join(f.title for f in favorites) or "none"
-            raise DeviceError(f"The {self.room} speaker has no favorite called {name!r} (it has: {have})")
+            raise DeviceRefused(f"The {self.room} speaker has no favorite called {name!r} (it has: {have})")
         self._leader().play_uri(match.reference.get_uri(), match.resource_meta_data)
 
     def _join(self, members: list[str]) -> None:
@@ -237,7 +241,7 @@ class SonosDriver:
         missing = [m for m in members if m not in zones]
         if missing:
             known = ", ".join(sorted(zones))
-            raise DeviceError(f"The {self.room} speaker's household has no {', '.join(missing)} "
+            raise DeviceRefused(f"The {self.room} speaker's household has no {', '.join(missing)} "
                               f"(its speakers are {known})")
         self._group = []  # it changes now; read it again before the next transport command
         if mine[0].entity_id != self.entity_id:  # it leads the new group, so it leaves its old one
@@ -262,9 +266,9 @@ class SonosDriver:
             raise DeviceError(f"I can't reach {self._where()} ({_reason(e)})") from None
         except SoCoUPnPException as e:
             why = e.error_description or "an error it did not name"
-            raise DeviceError(f"{self._who()} refused to {doing}: {why} (UPnP error {e.error_code})") from None
+            raise DeviceRefused(f"{self._who()} refused to {doing}: {why} (UPnP error {e.error_code})") from None
         except SoCoSlaveException:
-            raise DeviceError(f"{self._who()} couldn't {doing}: its group changed just now; "
+            raise DeviceRefused(f"{self._who()} couldn't {doing}: its group changed just now; "
                               "try again in a few seconds") from None
         except UnknownSoCoException:
             raise DeviceError(f"{self._who()} failed to {doing} (HTTP 500 with no explanation)") from None

@@ -9,6 +9,7 @@ import asyncio
 import itertools
 import time
 import uuid
+from pathlib import Path
 from typing import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -16,8 +17,10 @@ import soco
 from soco.exceptions import SoCoUPnPException
 
 from devices.emulators.sonos import SonosEmulator, SonosHousehold
+from devices.home import Home
 from devices.model import Device, DeviceError
 from devices.sonos import SERVICES, SonosDriver
+from memory.store import Store
 
 _hosts = itertools.count(1)
 
@@ -106,6 +109,35 @@ async def test_a_refused_command_is_a_clear_error(speaker: MakeSpeaker, driver: 
     with pytest.raises(DeviceError, match="media_player.kitchen is not on the Study speaker"):
         await study.call("media_player.kitchen", "media_play", {})
     assert (emu.state.volume, emu.state.transport) == (20, "STOPPED")
+
+
+async def test_a_refused_command_leaves_the_speaker_available(
+        speaker: MakeSpeaker, driver: MakeDriver, tmp_path: Path) -> None:
+    """A UPnP fault answers that one command: the speaker is there and takes the next one.
+    Only a speaker that can't be reached becomes unavailable."""
+    emu = await speaker("Study")
+    home = Home(Store(tmp_path / "claw.db"))
+    await home.add(driver(emu))
+
+    def study() -> str:
+        return home.entities["media_player.study"].state
+
+    for service, data, refusal in [
+        ("media_previous_track", {}, r"refused to go back a track: Illegal seek target \(UPnP error 711\)"),
+        ("media_pause", {}, r"refused to pause: Transition not available \(UPnP error 701\)"),
+        ("volume_set", {"volume_level": 45}, "A volume level is a number from 0 to 1, not 45"),
+    ]:
+        with pytest.raises(DeviceError, match=refusal):
+            await home.call(home.entities["media_player.study"], service, data)
+        assert study() == "idle" and home.drivers[f"sonos:{emu.uid}"].device.available
+    await home.call(home.entities["media_player.study"], "media_play", {})
+    await home.settle()
+    assert emu.state.transport == "PLAYING" and study() == "playing"
+
+    emu.fail = "offline"
+    with pytest.raises(DeviceError, match="I can't reach the Study speaker"):
+        await home.call(home.entities["media_player.study"], "media_pause", {})
+    assert study() == "unavailable" and not home.drivers[f"sonos:{emu.uid}"].device.available
 
 
 async def test_play_media_and_favorites(speaker: MakeSpeaker, driver: MakeDriver) -> None:
