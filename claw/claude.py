@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import anthropic
 
@@ -9,6 +10,8 @@ from claw.config import AnthropicConfig
 from claw.models import ModelReply, ModelUnavailable, Prompt, ToolUse
 
 log = logging.getLogger(__name__)
+
+USAGE_KEYS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
 
 
 class ClaudeBackend:
@@ -59,21 +62,49 @@ class ClaudeBackend:
             raise ModelUnavailable("rejected", f"Claude refused the request ({e.status_code}).") from None
         except (anthropic.APIResponseValidationError, ValueError):  # ValueError: body not JSON
             raise ModelUnavailable("bad_response", "Claude's answer was malformed.") from None
-        return _reply(message)
+        return _reply(message, _after_tool_results(prompt.messages))
 
 
-def _reply(message: anthropic.types.Message) -> ModelReply:
+def _reply(message: Any, after_tools: bool) -> ModelReply:
+    """Claude's words and tool calls. The SDK builds its objects without checking them, so a
+    malformed answer is found here and becomes ModelUnavailable, never a crash in the turn."""
+    content = getattr(message, "content", None)
+    if not isinstance(content, list):
+        raise _malformed("it had no content")
     texts, uses = [], []
-    for block in message.content:
-        if block.type == "text":
+    for block in content:
+        kind = getattr(block, "type", None)
+        if kind == "text":
+            if not isinstance(block.text, str):
+                raise _malformed("a text block had no text")
             texts.append(block.text)
-        elif block.type == "tool_use":
-            uses.append(ToolUse(block.id, block.name, dict(block.input or {})))
-    u = message.usage
-    usage = {
-        "input_tokens": u.input_tokens,
-        "output_tokens": u.output_tokens,
-        "cache_read_input_tokens": u.cache_read_input_tokens or 0,
-        "cache_creation_input_tokens": u.cache_creation_input_tokens or 0,
-    }
-    return ModelReply("".join(texts).strip(), uses, usage, "claude")
+        elif kind == "tool_use":
+            if not (isinstance(block.id, str) and isinstance(block.name, str)
+                    and isinstance(block.input, dict)):
+                raise _malformed("a tool call had no id, name or arguments")
+            uses.append(ToolUse(block.id, block.name, dict(block.input)))
+        # Other blocks (thinking, or kinds newer than this code) carry nothing Claw uses.
+    text = "".join(texts).strip()
+    if not text and not uses and not after_tools:
+        raise ModelUnavailable("bad_response", "Claude sent an empty answer.")
+    return ModelReply(text, uses, _usage(message), "claude")
+
+
+def _after_tool_results(messages: list[dict[str, Any]]) -> bool:
+    """Whether Claude answers its tools' results: then an empty answer means it is done."""
+    last = messages[-1]["content"] if messages else ""
+    return isinstance(last, list) and any(b.get("type") == "tool_result" for b in last)
+
+
+def _usage(message: Any) -> dict[str, int]:
+    """Token counts, 0 where the answer lacks them: they feed budgets, not the reply."""
+    usage = getattr(message, "usage", None)
+    counts = {}
+    for key in USAGE_KEYS:
+        n = getattr(usage, key, None)
+        counts[key] = n if isinstance(n, int) else 0
+    return counts
+
+
+def _malformed(why: str) -> ModelUnavailable:
+    return ModelUnavailable("bad_response", f"Claude's answer was malformed ({why}).")

@@ -24,6 +24,15 @@ def tool_reply(name: str, args: dict[str, Any], text: str = "") -> dict[str, Any
     return _message(content, "tool_use")
 
 
+def malformed_reply(*drop: str, **fields: Any) -> dict[str, Any]:
+    """A text reply without the keys in `drop` and with `fields` in place of its own: an answer
+    the real API should never send, e.g. malformed_reply("content") or content=[{"type": "x"}]."""
+    message = {**text_reply("OK."), **fields}
+    for key in drop:
+        del message[key]
+    return message
+
+
 def _message(content: list[dict[str, Any]], stop: str) -> dict[str, Any]:
     return {
         "id": f"msg_{next(_ids):04d}", "type": "message", "role": "assistant",

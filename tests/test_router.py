@@ -8,7 +8,7 @@ import pytest
 
 from claw.service import Claw
 from local_llm import default_model_path
-from tests.anthropic_standin import text_reply
+from tests.anthropic_standin import malformed_reply, text_reply
 from tests.conftest import make_config, serve
 from tests.home_fixtures import devices_in
 
@@ -46,7 +46,8 @@ async def chat(client, text, **extra):
 
 
 @pytest.mark.parametrize("failure", [("status", 500), ("status", 529), ("status", 429),
-                                     ("sleep", 3), ("raw", "<html>bad gateway</html>")])
+                                     ("sleep", 3), ("raw", "<html>bad gateway</html>"),
+                                     malformed_reply("content")])
 async def test_each_cloud_failure_falls_back_to_local_and_the_next_turn_tries_cloud(
         claw_with_local, standin, failure):
     standin.queue += [failure, text_reply("Claude is back.")]
