@@ -1,33 +1,42 @@
-"""Tools over the owner's memory and persona: remember, recall, forget, and soul.md."""
+"""Tools over the house's memory and persona: remember, recall, forget, and soul.md.
+
+Facts keep who said them. The owner recalls and forgets every fact; a member only what members
+said in their own chat, so a member never reads or deletes the owner's facts.
+"""
 from __future__ import annotations
 
 from typing import Annotated
 
 from claw.soul import Soul, SoulError
-from claw.tools import ToolContext, ToolError, ToolRegistry
-from memory.store import Store
+from claw.tools import Caller, ToolContext, ToolError, ToolRegistry
+from memory.store import Fact, Store
+from memory.untrusted import as_data
 
 
 def register(registry: ToolRegistry, store: Store, soul: Soul) -> None:
     async def remember(ctx: ToolContext,
                        fact: Annotated[str, "One self-contained fact, e.g. 'The study is also called the office'"]) -> str:
         """Stores a fact the owner told you so you can use it in later conversations."""
-        saved = store.remember(fact, ctx.caller.chat_id)
-        return f"Remembered (fact #{saved.id}): {saved.text}"
+        try:
+            saved = store.remember(fact, ctx.caller.chat_id, ctx.caller.role)
+        except ValueError as e:
+            raise ToolError(str(e)) from None
+        return f"Remembered (fact #{saved.id}): {as_data(saved.text)}"
 
     async def recall(ctx: ToolContext, query: Annotated[str, "Words to search the stored facts for"]) -> str:
         """Searches the facts you were told before."""
-        facts = store.recall(query, limit=10)
+        facts = store.recall(query, limit=10, member=member_scope(ctx.caller))
         if not facts:
-            return f"Nothing stored about '{query}'."
-        return "\n".join(f"#{f.id}: {f.text}" for f in facts)
+            return f"Nothing stored about '{as_data(query)}'."
+        return "\n".join(f"#{f.id}: {fact_line(f)}" for f in facts)
 
     async def forget(ctx: ToolContext, fact_id: Annotated[int, "The number of the fact (from recall)"]) -> str:
         """Deletes a stored fact by its number."""
-        gone = store.forget(fact_id)
+        gone = store.forget(fact_id, member=member_scope(ctx.caller))
         if gone is None:
-            raise ToolError(f"there is no fact #{fact_id}; use recall to find its number")
-        return f"Forgotten: {gone.text}"
+            mine = "" if ctx.caller.role == "owner" else " that you told me"
+            raise ToolError(f"there is no fact #{fact_id}{mine}; use recall to find its number")
+        return f"Forgotten: {as_data(gone.text)}"
 
     async def read_soul(ctx: ToolContext) -> str:
         """Returns the full text of soul.md, your persona and standing orders."""
@@ -58,3 +67,16 @@ def register(registry: ToolRegistry, store: Store, soul: Soul) -> None:
     registry.add(forget)
     registry.add(read_soul)
     registry.add(update_soul, owner_only=True)
+
+
+def member_scope(caller: Caller) -> str | None:
+    """The facts a caller may see and delete: the owner all (None), anyone else only what
+    non-owners said in their own chat."""
+    return None if caller.role == "owner" else caller.chat_id
+
+
+def fact_line(fact: Fact) -> str:
+    """A fact as one line of data; what a member said is labelled, so it never reads as the owner's."""
+    if fact.by_owner:
+        return as_data(fact.text)
+    return f"(said by a member in chat {as_data(fact.chat_id)}, not the owner) {as_data(fact.text)}"

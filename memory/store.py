@@ -29,11 +29,20 @@ _STOPWORDS = set(
 )
 
 
+MAX_FACT = 1000  # characters; a fact is one sentence or two, and every matching turn carries it
+
+
 @dataclass
 class Fact:
     id: int
     text: str
     created: float
+    chat_id: str = ""  # the chat it was said in
+    role: str = "owner"  # who said it: owner, or member (anyone else); older facts are the owner's
+
+    @property
+    def by_owner(self) -> bool:
+        return self.role == "owner"
 
 
 class StoreError(Exception):
@@ -137,9 +146,12 @@ class Store:
             )
         if "facts" not in db.table_names():
             db["facts"].create(
-                {"id": int, "text": str, "chat_id": str, "created": float}, pk="id"
+                {"id": int, "text": str, "chat_id": str, "role": str, "created": float}, pk="id"
             )
             db["facts"].enable_fts(["text"], fts_version="FTS5", create_triggers=True)
+        elif "role" not in db["facts"].columns_dict:
+            # Databases from before facts knew who said them: those facts stay the owner's (NULL).
+            db["facts"].add_column("role", str)
         if "events" not in db.table_names():
             db["events"].create(
                 {"id": int, "kind": str, "subject": str, "data": str, "created": float}, pk="id"
@@ -200,39 +212,50 @@ class Store:
         return list(reversed(list(rows)))
 
     # -- facts ----------------------------------------------------------------------------
-    def remember(self, text: str, chat_id: str = "") -> Fact:
+    # The owner sees every fact. A member (`member=` their chat id) sees only what members said
+    # in that chat: never the owner's facts.
+    def remember(self, text: str, chat_id: str = "", role: str = "owner") -> Fact:
         text = text.strip()
         if not text:
             raise ValueError("there is nothing to remember in an empty text")
+        if len(text) > MAX_FACT:
+            raise ValueError(
+                f"a fact can be at most {MAX_FACT:,} characters and this one has {len(text):,}; "
+                "store the gist in a sentence or two")
         now = time.time()
-        pk = self.db["facts"].insert({"text": text, "chat_id": chat_id, "created": now}).last_pk
-        return Fact(pk, text, now)
+        pk = self.db["facts"].insert(
+            {"text": text, "chat_id": chat_id, "role": role, "created": now}).last_pk
+        return Fact(pk, text, now, chat_id, role)
 
-    def recall(self, query: str, limit: int = FACTS_PER_TURN) -> list[Fact]:
+    def recall(self, query: str, limit: int = FACTS_PER_TURN, *,
+               member: str | None = None) -> list[Fact]:
         """Facts that share meaningful words with `query`, best match first."""
         words = [w for w in _WORD.findall(query.lower()) if w not in _STOPWORDS and len(w) > 1]
         if not words:
             return []
         match = " OR ".join('"' + w.replace('"', '""') + '"*' for w in dict.fromkeys(words))
+        scope, params = _fact_scope(member)
         rows = self.db.query(
-            "select facts.id, facts.text, facts.created from facts_fts "
-            "join facts on facts.id = facts_fts.rowid "
-            "where facts_fts match ? order by bm25(facts_fts) limit ?",
-            [match, limit],
+            f"select {_FACT_COLUMNS} from facts_fts join facts on facts.id = facts_fts.rowid "
+            f"where facts_fts match ? {scope} order by bm25(facts_fts) limit ?",
+            [match, *params, limit],
         )
-        return [Fact(r["id"], r["text"], r["created"]) for r in rows]
+        return [_fact(r) for r in rows]
 
-    def all_facts(self) -> list[Fact]:
-        rows = self.db.query("select id, text, created from facts order by id")
-        return [Fact(r["id"], r["text"], r["created"]) for r in rows]
+    def all_facts(self, *, member: str | None = None) -> list[Fact]:
+        scope, params = _fact_scope(member)
+        rows = self.db.query(f"select {_FACT_COLUMNS} from facts where 1 {scope} order by id", params)
+        return [_fact(r) for r in rows]
 
-    def forget(self, fact_id: int) -> Fact | None:
-        rows = list(self.db.query("select id, text, created from facts where id = ?", [fact_id]))
+    def forget(self, fact_id: int, *, member: str | None = None) -> Fact | None:
+        """Delete a fact; None when there is none by that number that the caller may delete."""
+        scope, params = _fact_scope(member)
+        rows = list(self.db.query(
+            f"select {_FACT_COLUMNS} from facts where id = ? {scope}", [fact_id, *params]))
         if not rows:
             return None
         self.db["facts"].delete(fact_id)
-        r = rows[0]
-        return Fact(r["id"], r["text"], r["created"])
+        return _fact(rows[0])
 
     # -- events ----------------------------------------------------------------------------
     def add_event(self, kind: str, subject: str, data: dict[str, Any] | None = None) -> None:
@@ -292,3 +315,17 @@ class Store:
 
     def set_setting(self, key: str, value: str) -> None:
         self.db["settings"].upsert({"key": key, "value": value}, pk="key")
+
+
+_FACT_COLUMNS = "facts.id, facts.text, facts.created, facts.chat_id, facts.role"
+
+
+def _fact_scope(member: str | None) -> tuple[str, list[Any]]:
+    """SQL that limits facts to what a member may see: what members said in their chat."""
+    if member is None:
+        return "", []
+    return "and coalesce(facts.role, 'owner') != 'owner' and facts.chat_id = ?", [member]
+
+
+def _fact(row: dict[str, Any]) -> Fact:
+    return Fact(row["id"], row["text"], row["created"], row["chat_id"] or "", row["role"] or "owner")
