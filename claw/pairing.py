@@ -7,6 +7,7 @@ are never stored, never reach a model and never run a tool.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import secrets
@@ -24,6 +25,13 @@ ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: codes get read al
 CODE_LENGTH = 8
 CODE_TTL = 600.0
 MAX_PENDING_CODES = 3
+# Guessing is bounded: a message is tried for at most a few codes, and a person who sent too
+# many wrong ones is not tried again for a while.
+CODES_PER_MESSAGE = 3
+MAX_WRONG_CODES = 10
+WRONG_CODES_WINDOW = 3600.0
+TOO_MANY_CODES = ("That's too many wrong pairing codes; wait an hour, then send a fresh code "
+                  "from the owner.")
 STRANGER_NOTICE_EVERY = 900.0
 NOT_PAIRED = "Sorry, I only talk to people who are paired with this house."
 _CODE_RE = re.compile(rf"\b[{ALPHABET}{ALPHABET.lower()}]{{{CODE_LENGTH}}}\b")
@@ -73,15 +81,24 @@ class Pairing:
         return code, now + CODE_TTL
 
     def _take_code(self, text: str, person_id: str) -> bool:
+        """Use a valid code from `text`: the first CODES_PER_MESSAGE candidates are tried, and
+        each wrong one counts against the person."""
         now = time.time()
-        for candidate in _CODE_RE.findall(text):
+        for match in itertools.islice(_CODE_RE.finditer(text), CODES_PER_MESSAGE):
             cursor = self.db.execute(
                 "update pair_codes set used_by = ?, used_at = ? "
                 "where code = ? and used_by is null and expires > ?",
-                [person_id, now, candidate.upper(), now])
+                [person_id, now, match.group().upper(), now])
             if cursor.rowcount == 1:
                 return True
+            self.store.add_event("pair_code_wrong", person_id)
         return False
+
+    def _guessed_too_often(self, person_id: str) -> bool:
+        wrong = self.db.execute(
+            "select count(*) from events where kind = 'pair_code_wrong' and subject = ? "
+            "and created > ?", [person_id, time.time() - WRONG_CODES_WINDOW]).fetchone()[0]
+        return wrong >= MAX_WRONG_CODES
 
     # -- people ----------------------------------------------------------------------------
     def person(self, channel: str, user_id: str) -> Person | None:
@@ -124,9 +141,16 @@ class Pairing:
         if person is not None and person.role == "pending":
             self._reply(arrival, "pending", "You're waiting for the owner's approval; I'll tell you.")
             return False
-        if not arrival.is_callback and self._take_code(arrival.text, f"{arrival.channel}:{arrival.user_id}"):
-            self._pair(arrival)
-            return False
+        person_id = f"{arrival.channel}:{arrival.user_id}"
+        if not arrival.is_callback and _CODE_RE.search(arrival.text):
+            if self._guessed_too_often(person_id):
+                log.warning("%s (%s) sent too many wrong pairing codes; not trying more",
+                            arrival.name, person_id)
+                self._stranger(arrival, "pair-locked", TOO_MANY_CODES)
+                return False
+            if self._take_code(arrival.text, person_id):
+                self._pair(arrival)
+                return False
         self._stranger(arrival)
         return False
 
@@ -155,11 +179,11 @@ class Pairing:
                         options={"buttons": [[["Approve", f"pp:{person_id}:y"],
                                               ["Deny", f"pp:{person_id}:n"]]]})
 
-    def _stranger(self, arrival: Arrival) -> None:
+    def _stranger(self, arrival: Arrival, what: str = "not-paired", text: str = NOT_PAIRED) -> None:
         subject = f"{arrival.channel}:{arrival.user_id}"
         self.store.add_event("stranger", subject, {"chat_id": arrival.chat_id, "name": arrival.name,
                                                    "button": arrival.is_callback})
-        self._reply(arrival, "not-paired", NOT_PAIRED)
+        self._reply(arrival, what, text)
         owner = self.owner()
         if owner is not None:
             bucket = int(time.time() // STRANGER_NOTICE_EVERY)

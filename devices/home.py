@@ -16,6 +16,7 @@ from typing import Any, Awaitable, Callable
 
 from devices.model import Device, DeviceError, DeviceRefused, Driver, Entity, TIERS
 from memory.store import Store
+from memory.untrusted import as_data
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,11 @@ log = logging.getLogger(__name__)
 MIRRORS = {"home_assistant"}
 
 Listener = Callable[[Entity | None, Entity], Awaitable[None] | None]
+
+# Every prompt carries every name, alias and area: bound them. The owner is told when a setting
+# is too long; what a device reports is cut to fit.
+MAX_NAME = 100  # characters in a name, alias, area, floor or device class
+MAX_ALIASES = 20  # per entity or area
 
 
 @dataclass
@@ -47,12 +53,17 @@ class Home:
         self._settings = store.entity_settings()
         # normalized name or alias -> entity ids, in `entities` order; rebuilt when names change
         self._names: dict[str, list[str]] | None = None
+        self._cut: set[str] = set()  # entities whose reported names were cut (logged once)
         self._load_areas()
 
     # -- devices ---------------------------------------------------------------------------
     async def add(self, driver: Driver) -> list[Entity]:
         """Adopt a driver (new or rediscovered device) and read its entities."""
         device = driver.device
+        if len(device.name) > MAX_NAME:
+            log.warning("%s reported a name of %d characters; keeping the first %d",
+                        device.device_id, len(device.name), MAX_NAME)
+            device.name = device.name[:MAX_NAME]
         old = self.drivers.get(device.device_id)
         if old is not None and old is not driver:
             await old.close()
@@ -133,6 +144,7 @@ class Home:
                 and self.drivers[device_id].device.family in MIRRORS):
             return self.entities[reported.entity_id]  # the native driver wins over a mirror of it
         self._device_of[reported.entity_id] = device_id
+        reported = self._bounded(reported)
         self._discovered[reported.entity_id] = reported
         entity = self._with_settings(reported)
         old = self.entities.get(entity.entity_id)
@@ -142,6 +154,21 @@ class Home:
             self._names = None
         self.entities[entity.entity_id] = entity
         return entity
+
+    def _bounded(self, reported: Entity) -> Entity:
+        """The entity with what its device reported cut to the bounds: a device may say anything."""
+        texts = [reported.name, reported.area or "", reported.device_class or "", *reported.aliases]
+        if len(reported.aliases) <= MAX_ALIASES and all(len(t) <= MAX_NAME for t in texts):
+            return reported
+        if reported.entity_id not in self._cut:
+            self._cut.add(reported.entity_id)
+            log.warning("%s reported names over the bounds (%d characters each, %d aliases); "
+                        "keeping what fits", reported.entity_id, MAX_NAME, MAX_ALIASES)
+        return replace(
+            reported, name=reported.name[:MAX_NAME], area=_cut(reported.area),
+            device_class=_cut(reported.device_class),
+            aliases=[a[:MAX_NAME] for a in reported.aliases[:MAX_ALIASES]],
+        )
 
     async def _notify(self, old: Entity | None, new: Entity) -> None:
         for listener in self.listeners:
@@ -239,7 +266,12 @@ class Home:
 
     def save_settings(self, entity_id: str, **settings: Any) -> None:
         """Store the owner's choices for an entity (also one not found yet); they apply from
-        its next update."""
+        its next update. Raises ValueError for a name, area or aliases over the bounds."""
+        for key, what in (("name", "a name"), ("area", "an area")):
+            if settings.get(key) is not None:
+                _check_name(what, settings[key])
+        if settings.get("aliases") is not None:
+            _check_aliases(settings["aliases"])
         self.store.save_entity_settings(entity_id, **settings)
         self._settings = self.store.entity_settings()
 
@@ -254,11 +286,17 @@ class Home:
         return [self.entities[i] for i in self._names.get(normalize(name), ())]
 
     def set_area(self, name: str, floor: str | None = None, aliases: list[str] | None = None) -> Area:
+        """Name an area's floor or add aliases; raises ValueError for text over the bounds."""
+        _check_name("an area", name)
+        if floor is not None:
+            _check_name("a floor", floor)
         area = self.areas.get(name) or Area(name)
+        if aliases is not None:
+            aliases = list(dict.fromkeys([*area.aliases, *aliases]))
+            _check_aliases(aliases)
+            area.aliases = aliases
         if floor is not None:
             area.floor = floor
-        if aliases is not None:
-            area.aliases = list(dict.fromkeys([*area.aliases, *aliases]))
         self.areas[name] = area
         self.store.set_setting(
             "areas", json.dumps({a.name: {"floor": a.floor, "aliases": a.aliases} for a in self.areas.values()})
@@ -291,16 +329,17 @@ class Home:
         by_area: dict[str, list[Entity]] = {}
         for e in sorted(self.entities.values(), key=lambda e: (e.area or "~", e.entity_id)):
             by_area.setdefault(e.area or "No area", []).append(e)
+        # Names come from devices and people: each is encoded as data (see memory.untrusted).
         for area, entities in by_area.items():
             a = self.areas.get(area)
-            head = area + (f" (floor: {a.floor})" if a and a.floor else "")
+            head = as_data(area) + (f" (floor: {as_data(a.floor)})" if a and a.floor else "")
             if a and a.aliases:
-                head += f" (also called: {', '.join(a.aliases)})"
+                head += f" (also called: {_names(a.aliases)})"
             lines.append(f"- {head}:")
             for e in entities:
-                extra = f"; also called {', '.join(e.aliases)}" if e.aliases else ""
-                cls = f" {e.device_class}" if e.device_class else ""
-                lines.append(f"  - {e.name} ({e.domain}{cls}, {e.entity_id}{extra})")
+                extra = f"; also called {_names(e.aliases)}" if e.aliases else ""
+                cls = f" {as_data(e.device_class)}" if e.device_class else ""
+                lines.append(f"  - {as_data(e.name)} ({as_data(e.domain)}{cls}, {as_data(e.entity_id)}{extra})")
         return "\n".join(lines)
 
 
@@ -309,6 +348,27 @@ def normalize(text: str) -> str:
     """Case-, punctuation- and article-insensitive form of a name, for matching."""
     words = "".join(c if c.isalnum() else " " for c in text.casefold()).split()
     return " ".join(w for w in words if w not in ("the", "my"))
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(as_data(n) for n in names)
+
+
+def _cut(text: str | None) -> str | None:
+    return text[:MAX_NAME] if text else text
+
+
+def _check_name(what: str, text: str) -> None:
+    if len(text) > MAX_NAME:
+        raise ValueError(f"{what} can be at most {MAX_NAME} characters; this one has {len(text):,}")
+
+
+def _check_aliases(aliases: list[str]) -> None:
+    if len(aliases) > MAX_ALIASES:
+        raise ValueError(f"a device or area can have at most {MAX_ALIASES} aliases; "
+                         f"this would make {len(aliases):,}")
+    for alias in aliases:
+        _check_name("an alias", alias)
 
 
 def _ago(t: float) -> str:
