@@ -384,8 +384,11 @@ def register(registry: ToolRegistry, executor: Executor, home: Home) -> None:
         e = home.entities.get(entity) or resolve(home, name=entity)[0]
         if not (new_name or alias or area):
             raise ToolError("say a new name, an alias or an area")
-        updated = await home.customize(e.entity_id, name=new_name, area=area,
-                                       aliases=[alias] if alias else None)
+        try:
+            updated = await home.customize(e.entity_id, name=new_name, area=area,
+                                           aliases=[alias] if alias else None)
+        except ValueError as error:  # a name or alias over its bound: the model can shorten it
+            raise ToolError(str(error)) from None
         return f"Done: {updated.name} ({updated.area or 'no area'}); also called {', '.join(updated.aliases) or 'nothing else'}."
 
     async def SetAreaAlias(ctx: ToolContext, area: Annotated[str, "The area's current name"],
@@ -395,7 +398,10 @@ def register(registry: ToolRegistry, executor: Executor, home: Home) -> None:
         found = home.area_named(area)
         if found is None:
             raise ToolError(f"I don't have an area called '{area}'.")
-        updated = home.set_area(found.name, floor=floor, aliases=[alias] if alias else None)
+        try:
+            updated = home.set_area(found.name, floor=floor, aliases=[alias] if alias else None)
+        except ValueError as error:
+            raise ToolError(str(error)) from None
         return f"The {updated.name} is also called {', '.join(updated.aliases) or 'nothing else'}" + (
             f", on the {updated.floor}." if updated.floor else ".")
 
