@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, HTTPException, Path, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
@@ -18,6 +18,7 @@ from claw.service import Claw
 from claw.sessions import SESSION_COOKIE, SESSION_TTL
 from claw.soul import SoulError
 from claw.tools import Caller, ToolContext, ToolError
+from memory.store import StoreError
 
 
 class ChatRequest(BaseModel):
@@ -47,6 +48,12 @@ def create_app(service: Claw) -> FastAPI:
     app = FastAPIOffline(title="Claw", version=claw.__version__, lifespan=lifespan, redoc_url=None)
     app.add_middleware(Guard, config=service.config, sessions=service.sessions)
     app.state.claw = service
+
+    @app.exception_handler(StoreError)
+    async def store_unavailable(request: Request, error: StoreError) -> JSONResponse:
+        """The database is locked or broken: say so (the message says what to do), not a 500."""
+        return JSONResponse({"detail": str(error)}, status_code=503)
+
     api_caller = Caller(role="owner", chat_id="api", channel="api")
 
     @app.get("/login", include_in_schema=False)

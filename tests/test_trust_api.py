@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
+import sqlite3
 import stat
 import sys
 from pathlib import Path
@@ -302,3 +303,18 @@ async def test_claw_chat_reads_the_token_and_confirms_at_its_own_prompt(claw_hom
         assert text.count("Unlock the Front Door? Type yes to confirm") == 2
         assert "not confirmed" in text
         assert door(small) == "unlocked"
+
+
+async def test_a_database_locked_by_another_program_is_a_clear_503(api):
+    service = api.claw  # type: ignore[attr-defined]
+    service.store.db.execute("PRAGMA busy_timeout=200")  # the default 5 s would only slow the test
+    other = sqlite3.connect(service.config.db_path, isolation_level=None)
+    other.execute("begin immediate")  # another program holds the write lock
+    try:
+        r = await api.post("/api/chat", json={"text": "turn on the kitchen lights"})
+    finally:
+        other.execute("rollback")
+        other.close()
+    assert r.status_code == 503
+    assert "locked by another program" in r.json()["detail"]
+    assert (await api.post("/api/chat", json={"text": "hello"})).status_code == 200
