@@ -176,10 +176,10 @@ async def test_first_code_makes_the_owner_and_later_people_wait_for_approval(cla
 async def test_pairing_and_people_over_the_api(claw_home, model, tg):
     async with running(config_for(claw_home, model, tg)) as service:
         async with serve(service) as api:
-            code = (await api.post("/api/pair")).json()["code"]
+            code = (await api.post("/api/pair", json={})).json()["code"]
             tg.message(OWNER, code)
             await tg.wait_text(OWNER, "Paired")
-            code = (await api.post("/api/pair")).json()["code"]
+            code = (await api.post("/api/pair", json={})).json()["code"]
             tg.message(MEMBER, f"my code is {code}")
             await tg.wait_text(MEMBER, "Code accepted")
             people = (await api.get("/api/people")).json()["people"]
@@ -187,11 +187,11 @@ async def test_pairing_and_people_over_the_api(claw_home, model, tg):
             r = await api.post(f"/api/people/telegram:{MEMBER}/approve", json={"approve": True})
             assert r.status_code == 200 and r.json()["role"] == "member"
             await tg.wait_text(MEMBER, "You're in")
-            assert (await api.post(f"/api/people/telegram:{MEMBER}/approve")).status_code == 409
-            assert (await api.post("/api/people/telegram:1/approve")).status_code == 404
+            assert (await api.post(f"/api/people/telegram:{MEMBER}/approve", json={})).status_code == 409
+            assert (await api.post("/api/people/telegram:1/approve", json={})).status_code == 404
             for _ in range(3):  # used codes don't count against the limit
-                assert (await api.post("/api/pair")).status_code == 200
-            r = await api.post("/api/pair")  # 3 unused codes already
+                assert (await api.post("/api/pair", json={})).status_code == 200
+            r = await api.post("/api/pair", json={})  # 3 unused codes already
             assert r.status_code == 409 and "already 3 unused" in r.json()["detail"]
 
 
