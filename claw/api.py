@@ -12,7 +12,7 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
 import claw
-from claw import channels_api
+from claw import channels_api, page
 from claw.guard import Guard
 from claw.service import Claw
 from claw.sessions import SESSION_COOKIE, SESSION_TTL
@@ -58,12 +58,12 @@ def create_app(service: Claw) -> FastAPI:
 
     @app.get("/login", include_in_schema=False)
     async def login(code: str = "") -> RedirectResponse:
-        """Trade a one-time login link for a session cookie, then show the docs."""
+        """Trade a one-time login link for a session cookie, then show the page."""
         session = service.sessions.open(code)
         if session is None:
             raise HTTPException(403, "That login link was used already or is too old; "
                                      "`claw login` prints a new one.")
-        response = RedirectResponse("/docs", status_code=303)
+        response = RedirectResponse("/", status_code=303)
         response.set_cookie(SESSION_COOKIE, session, max_age=int(SESSION_TTL), httponly=True,
                             samesite="strict", path="/")
         return response
@@ -163,4 +163,5 @@ def create_app(service: Claw) -> FastAPI:
         return {"forgotten": fact.text}
 
     app.include_router(channels_api.router(service.channels))
+    app.include_router(page.router(service))
     return app

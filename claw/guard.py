@@ -8,6 +8,7 @@ preflight, which this API never grants).
 """
 from __future__ import annotations
 
+import html
 import json
 import secrets
 from email.message import Message
@@ -84,7 +85,7 @@ class Guard:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008, "reason": e.detail[:120]})
             else:
-                await _refuse(send, e)
+                await _refuse(send, e, page="text/html" in headers.get("accept", ""))
             return
         await self.app(scope, receive, send)
 
@@ -191,9 +192,24 @@ def _cookie(header: str, name: str) -> str:
     return ""
 
 
-async def _refuse(send: Send, error: Refused) -> None:
-    body = json.dumps({"detail": error.detail}).encode()
+# A browser opening a page gets the refusal in words (how to log in), not JSON.
+HINT_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Claw</title>
+<body style="font: 18px/1.5 system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; padding: 0 1rem">
+<h1>Claw</h1><p>{detail}</p></body></html>"""
+LOGIN_HINT = ("You are not logged in. On the machine that runs Claw, <code>claw login</code> prints a "
+              "link that logs this browser in (it works once, for 10 minutes).")
+
+
+async def _refuse(send: Send, error: Refused, page: bool = False) -> None:
+    if page:
+        detail = LOGIN_HINT if error.status == 401 else html.escape(error.detail)
+        body = HINT_PAGE.format(detail=detail).encode()
+        kind = b"text/html; charset=utf-8"
+    else:
+        body = json.dumps({"detail": error.detail}).encode()
+        kind = b"application/json"
     await send({"type": "http.response.start", "status": error.status,
-                "headers": [(b"content-type", b"application/json"),
+                "headers": [(b"content-type", kind),
                             (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})

@@ -87,7 +87,7 @@ async def test_docs_work_offline_through_a_one_time_login_link(api):
     browser = httpx.AsyncClient(base_url=str(api.base_url))  # no token: only the cookie
     async with browser:
         r = await browser.get(path)
-        assert r.status_code == 303 and r.headers["location"] == "/docs"
+        assert r.status_code == 303 and r.headers["location"] == "/"
         cookie = r.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=strict" in cookie
         docs = await browser.get("/docs")
