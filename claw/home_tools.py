@@ -28,10 +28,6 @@ ON_OFF = {
     "alarm_control_panel": ("alarm_arm_away", "alarm_disarm"),
 }
 
-COLOR_NAMES = {"white", "red", "orange", "yellow", "green", "blue", "purple", "pink", "cyan",
-               "magenta", "warm white", "cool white", "brown", "teal", "lime", "gold"}
-
-
 def _names(entities: list[Entity]) -> str:
     names = [e.name for e in entities]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

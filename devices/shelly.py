@@ -21,7 +21,6 @@ from devices.names import slug
 
 log = logging.getLogger(__name__)
 
-MDNS_TYPE = "_shelly._tcp.local."
 SERVICES = {
     "switch": {"turn_on", "turn_off", "toggle"},
     "cover": {"open_cover", "close_cover", "stop_cover", "set_cover_position"},

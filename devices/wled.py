@@ -8,7 +8,6 @@ from devices.http import DeviceHttp
 from devices.model import Device, DeviceError, Entity
 from devices.names import slug
 
-MDNS_TYPE = "_wled._tcp.local."
 SERVICES = {"turn_on", "turn_off", "toggle"}
 TURN_ON_KEYS = {"brightness_pct", "brightness", "rgb_color", "color_name", "color_temp_kelvin", "effect"}
 

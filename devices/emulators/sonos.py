@@ -33,7 +33,6 @@ from aiohttp import web
 from devices.emulators.base import Emulator
 
 ZONEPLAYER = "urn:schemas-upnp-org:device:ZonePlayer:1"
-MDNS_TYPE = "_sonos._tcp.local."
 SOFTWARE_VERSION = "79.1-56030"
 SERVER_HEADER = f"Linux UPnP/1.0 Sonos/{SOFTWARE_VERSION} (ZPS18)"
 
