@@ -102,14 +102,14 @@ function showEntity(e) {
 
 // The server lays the house out; debounced, so a burst of discoveries is one fetch.
 let reloading = null;
-function reloadHouse() {
+function reloadHouse(delay = 100) {
   reloading = reloading || new Promise((done) => setTimeout(async () => {
     const html = await (await fetch("/page/house", {headers: {"Accept": "text/html"}})).text();
     reloading = null;
     $("#house").outerHTML = html;
     $$("#house img[data-camera]").forEach(loadCamera);
     done();
-  }, 100));
+  }, delay));
   return reloading;
 }
 
@@ -127,7 +127,7 @@ function listen() {
     events.addEventListener("open", () => {
       live.textContent = "live";
       live.classList.add("on");
-      reloadHouse().then(ready);
+      reloadHouse(0).then(ready);
     });
     events.addEventListener("error", () => { live.textContent = "reconnecting"; live.classList.remove("on"); });
     events.addEventListener("entity", (m) => showEntity(JSON.parse(m.data)));
