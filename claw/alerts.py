@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Awaitable
 
 from claw.models import ModelUnavailable, Prompt
-from claw.pairing import Pairing
+from claw.reach import OwnerReach
 from claw.router import Router
 from claw.soul import Soul
 from claw.tools import ToolContext, ToolError, ToolRegistry
@@ -27,7 +27,8 @@ from devices.model import DeviceError, Entity
 from devices.targets import TargetError, resolve
 from memory.channels import ensure_tables
 from memory.store import Store
-from messaging.outbox import ALERT_MAX_AGE, Outbox
+from memory.untrusted import as_data
+from messaging.outbox import ALERT_MAX_AGE
 
 log = logging.getLogger(__name__)
 
@@ -102,13 +103,12 @@ class QuietHours:
 
 
 class Alerts:
-    def __init__(self, store: Store, home: Home, outbox: Outbox, pairing: Pairing, router: Router,
+    def __init__(self, store: Store, home: Home, reach: OwnerReach, router: Router,
                  soul: Soul, quiet_hours: str = "", camera_interval: float = 5.0):
         self.store = store
         self.db = store.db
         self.home = home
-        self.outbox = outbox
-        self.pairing = pairing
+        self.reach = reach
         self.router = router
         self.soul = soul
         self.quiet = QuietHours(quiet_hours)
@@ -285,22 +285,26 @@ class Alerts:
 
     def tell(self, channel: str, chat_id: str, key: str, text: str, photo: bytes | None = None,
              urgent: bool = False, when: float | None = None) -> bool:
-        """Queue a proactive message for a chat ('' = the owner); silent in quiet hours."""
-        if not channel:
-            owner = self.pairing.owner()
-            if owner is None:
-                log.info("nobody is paired to tell: %s", text)
-                self.store.add_event("alert_undelivered", key, {"text": text})
-                return False
-            channel, chat_id = owner.channel, owner.chat_id
+        """Queue a proactive message for a chat ('' = the owner, wherever they are); silent in
+        quiet hours."""
         silent = self.quiet.active(when or time.time()) and not urgent
+        told = True
+        if channel:
+            self.reach.outbox.put(channel, chat_id, key, text, photo=photo,
+                                  options={"silent": silent}, max_age=ALERT_MAX_AGE)
+        else:
+            told = self.reach.tell(key, text, photo=photo, options={"silent": silent},
+                                   max_age=ALERT_MAX_AGE)
+        if not told:
+            log.info("nobody is paired or watching to tell: %s", text)
+            self.store.add_event("alert_undelivered", key, {"text": text})
+            return False
         self.store.add_event("alert", key, {"text": text, "photo": photo is not None, "silent": silent})
-        return self.outbox.put(channel, chat_id, key, text, photo=photo, options={"silent": silent},
-                               max_age=ALERT_MAX_AGE)
+        return True
 
     async def _worth_telling(self, text: str) -> bool:
         prompt = Prompt(GATE_GUIDE, "", [{"role": "user", "content":
-                        f"Alert:\n```\n{text}\n```\nWorth telling the owner right now? YES or NO."}], [])
+                        f"Alert:\n```\n{as_data(text)}\n```\nWorth telling the owner right now? YES or NO."}], [])
         try:
             reply = await self.router.complete(prompt)
         except ModelUnavailable as e:
@@ -446,9 +450,10 @@ def _one(home: Home, name: str, domain: str | None) -> Entity:
 
 
 def _destination(ctx: ToolContext) -> tuple[str, str]:
-    """Alerts set from a chat go to that chat; from the API, to the owner."""
+    """Alerts set from a chat go to that chat; from the API or MCP (no chat to deliver to), to
+    the owner."""
     caller = ctx.caller
-    if caller.channel == "api":
+    if caller.channel in ("api", "mcp"):
         return "", ""
     return caller.channel, caller.chat_id.removeprefix(f"{caller.channel}:")
 

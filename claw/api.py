@@ -3,16 +3,17 @@ offline). Every tool is also an endpoint. Every route but health and login is th
 claw.guard checks the caller before any of them runs."""
 from __future__ import annotations
 
+import json
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, AsyncIterator, Literal
 
 from fastapi import Body, FastAPI, HTTPException, Path, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
 import claw
-from claw import channels_api, page
+from claw import channels_api, page, soul_api
 from claw.guard import Guard
 from claw.service import Claw
 from claw.sessions import SESSION_COOKIE, SESSION_TTL
@@ -25,6 +26,7 @@ class ChatRequest(BaseModel):
     text: str = Field(min_length=1, max_length=8000)
     chat_id: str = Field(default="api", min_length=1, max_length=200)
     private: bool = False
+    area: str | None = Field(default=None, max_length=200, description="The room the speaker is in")
 
 
 class SoulBody(BaseModel):
@@ -91,9 +93,30 @@ def create_app(service: Claw) -> FastAPI:
 
     @app.post("/api/chat")
     async def chat(body: ChatRequest) -> dict[str, Any]:
-        caller = Caller(role="owner", chat_id=body.chat_id, channel="api")
-        result = await service.agent.handle(body.text, caller, private=body.private)
+        """One message to the house, answered on the same path as every other channel."""
+        result = await service.channels.converse("api", body.chat_id, body.text,
+                                                 area=body.area, private=body.private)
         return result.as_dict()
+
+    # Not in the schema: a stream never ends, so /docs' "try it" and schema-driven clients hang.
+    @app.get("/api/feed/{channel}", include_in_schema=False)
+    async def feed(channel: Literal["terminal", "web"]) -> StreamingResponse:
+        """Server-Sent Events: every message queued for this channel (replies, owner notices,
+        alerts, confirmation requests and their outcomes), one `message` event each."""
+        subscription = service.channels.subscribe(channel)
+
+        async def events() -> AsyncIterator[str]:
+            try:
+                yield ": connected\n\n"  # the subscription is live from here on
+                async for item in subscription:
+                    data = {"key": item.key, "chat_id": item.chat_id, "kind": item.kind,
+                            "text": item.text, "photo": item.photo is not None, "options": item.options}
+                    yield f"event: message\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+            finally:
+                subscription.close()
+
+        return StreamingResponse(events(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store"})
 
     @app.get("/api/devices")
     async def devices() -> dict[str, Any]:
@@ -164,4 +187,5 @@ def create_app(service: Claw) -> FastAPI:
 
     app.include_router(channels_api.router(service.channels))
     app.include_router(page.router(service))
+    app.include_router(soul_api.router(service.soul))
     return app

@@ -1,10 +1,12 @@
-"""Chat channels inside the service: what happens to a paired person's message once the gate
-has let it into the inbox (commands, an agent turn, button presses), and the wiring of pairing,
-confirmations, alerts, the heartbeat and the Telegram channel.
+"""The one message path: every channel's message is stored in the inbox, answered in its
+chat's lane (a command or an agent turn), and its reply queued in the outbox for that channel.
 
+Telegram's gate stores what a paired person sends; `converse` stores what the API, the web
+page, terminals and MCP send (their caller proved it is the owner) and waits for the answer.
 Each chat is a lane: its messages are answered one at a time, in order; chats run in parallel.
 Button presses skip the lane, because the turn they answer may be waiting for them.
 A reply is queued in the outbox in the same transaction that marks its message done.
+`subscribe` is the live feed of one in-house channel (the page, terminals).
 """
 from __future__ import annotations
 
@@ -14,18 +16,16 @@ import logging
 import time
 from typing import Any, AsyncContextManager
 
-from claw.agent import Agent
+from claw.agent import Agent, TurnResult
 from claw.alerts import Alerts
-from claw.config import Config
 from claw.confirmations import Confirmations
-from claw.executor import Executor
 from claw.heartbeat import Heartbeat
 from claw.pairing import CODE_TTL, Pairing, PairingError, Person
 from claw.router import Router
-from claw.soul import Soul
-from claw.tools import Caller, ToolRegistry
+from claw.tools import Caller
 from devices.home import Home
 from memory.store import Store
+from messaging.feeds import Feeds, Subscription
 from messaging.inbox import Arrival, Inbox, InboxItem
 from messaging.outbox import Outbox
 from messaging.telegram import TelegramChannel, command, split_text
@@ -36,36 +36,41 @@ HELP = """\
 Tell me what you want in plain words: "kitchen lights to 30%", "is the garage open?", "tell me \
 if the garage is open more than 10 minutes", "when someone is in the driveway send me a picture".
 
+Without a model I still understand the everyday commands: "turn on the kitchen lights", \
+"dim the living room to 30%", "pause the music in the study", "set the hallway to 21 degrees", \
+"is the garage door open?", "lock the front door". Anything else needs Claude or the local model.
+
 /status how the house and I are doing
 /devices everything I can see
 /private answer your next message with the house's local model only"""
 OWNER_HELP = "\n/pair a one-time code to let someone else in"
+# Channels whose caller proved it is the owner before `converse` (the API token or the page's
+# session); their messages carry the role. Telegram has its own gate and pairing.
+LOCAL_CHANNELS = ("api", "web", "terminal", "mcp")
+FEED_CHANNELS = ("web", "terminal")  # delivered to live subscribers, not to a network service
 
 
 class Channels:
-    def __init__(self, config: Config, store: Store, soul: Soul, home: Home, registry: ToolRegistry,
-                 executor: Executor, router: Router, agent: Agent):
+    def __init__(self, store: Store, home: Home, router: Router, agent: Agent, inbox: Inbox,
+                 outbox: Outbox, feeds: Feeds, pairing: Pairing, confirmations: Confirmations,
+                 alerts: Alerts, heartbeat: Heartbeat, telegram: TelegramChannel | None,
+                 arrived: asyncio.Event):
         self.store = store
         self.home = home
         self.router = router
         self.agent = agent
-        self.inbox = Inbox(store.db)
-        self.outbox = Outbox(store.db)
-        self.pairing = Pairing(store, self.outbox)
-        self.confirmations = Confirmations(store, self.outbox, self.pairing, config.agent.confirm_timeout)
-        executor.confirmer = self.confirmations.confirm
-        self.alerts = Alerts(store, home, self.outbox, self.pairing, router, soul,
-                             config.alerts.quiet_hours, config.alerts.camera_interval)
-        self.alerts.register(registry)
-        self.heartbeat = Heartbeat(store, home, soul, router, self.alerts,
-                                   config.alerts.heartbeat_minutes, config.alerts.heartbeat_daily_tokens)
-        self._wake = asyncio.Event()
-        self.telegram: TelegramChannel | None = None
-        if config.telegram.token:
-            self.telegram = TelegramChannel(config.telegram.token, config.telegram.base_url, store.db,
-                                            self.inbox, self.outbox, self.pairing.admit, self._wake.set)
+        self.inbox = inbox
+        self.outbox = outbox
+        self.feeds = feeds
+        self.pairing = pairing
+        self.confirmations = confirmations
+        self.alerts = alerts
+        self.heartbeat = heartbeat
+        self.telegram = telegram
+        self._wake = arrived  # set by whoever stored something in the inbox
         self._lanes: dict[str, asyncio.Task[None]] = {}
         self._presses: dict[int, asyncio.Task[None]] = {}
+        self._turns: dict[int, asyncio.Future[TurnResult]] = {}  # inbox id -> who waits for it
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -83,7 +88,38 @@ class Channels:
         await asyncio.gather(*tasks, return_exceptions=True)
         if self.telegram is not None:
             await self.telegram.stop()
+        await self.feeds.stop()
         await self.alerts.stop()
+
+    # -- in-house channels -------------------------------------------------------------------
+    async def converse(self, channel: str, chat_id: str, text: str, *, role: str = "owner",
+                       user_id: str = "", area: str | None = None, private: bool = False) -> TurnResult:
+        """Store a message from an in-house channel, answer it in its chat's lane, queue the
+        reply in the outbox for `channel`/`chat_id`, and return it. The caller must already
+        have proved `role` (the API token or the page's session)."""
+        if channel not in LOCAL_CHANNELS:
+            raise ValueError(f"{channel} messages come in through their own gate, not converse")
+        arrival = Arrival(channel, 0, chat_id, user_id or role, text=text, role=role,
+                          area=area or "", private=private)
+        item_id = self.inbox.put(arrival)
+        answered = asyncio.get_running_loop().create_future()
+        self._turns[item_id] = answered
+        self._wake.set()
+        try:
+            result = await answered  # a caller that goes away leaves the turn running
+        finally:
+            self._turns.pop(item_id, None)
+        if channel not in self.feeds.live():  # the caller has it, and nobody else is watching
+            self.outbox.delivered_elsewhere(f"reply:{item_id}:")
+        return result
+
+    def subscribe(self, channel: str) -> Subscription:
+        """Every outbox item for an in-house channel as it is queued (replies, owner notices,
+        alerts, confirmation requests and their outcomes), marked sent as it is handed over.
+        Use with `async for`; live from this call until `close()` or a cancelled iteration."""
+        if channel not in FEED_CHANNELS:
+            raise ValueError(f"there is no live feed for {channel}; feeds: {', '.join(FEED_CHANNELS)}")
+        return self.feeds.subscribe(channel)
 
     # -- the inbox worker ------------------------------------------------------------------
     async def _work(self) -> None:
@@ -120,41 +156,56 @@ class Channels:
                 await self._message(item)
             except Exception:  # a bug must not wedge the chat: say so, log it, move on
                 log.exception("handling message %s failed", item.id)
-                self._answer(item, "Something went wrong on my side with that message; it's "
-                                   "in the log. Please try again.")
+                self._answer(item, TurnResult("Something went wrong on my side with that message; "
+                                              "it's in the log. Please try again.", backend="none"))
+
+    def _who(self, a: Arrival) -> tuple[str, str] | None:
+        """(role, name) of the sender, or None when they may not talk to the house."""
+        if a.channel in LOCAL_CHANNELS:
+            return a.role, a.user_id
+        person = self.pairing.person(a.channel, a.user_id)
+        if person is None or not person.paired:  # unpaired since it arrived
+            return None
+        return person.role, person.name
 
     async def _message(self, item: InboxItem) -> None:
         a = item.arrival
-        person = self.pairing.person(a.channel, a.user_id)
-        if person is None or not person.paired:  # unpaired since it arrived
+        who = self._who(a)
+        if who is None:
             self.inbox.finish(item.id)
             return
+        role, name = who
         cmd = command(a.text)
         if not a.text.strip():
-            self._answer(item, "I can only read text messages for now.")
+            self._answer(item, TurnResult("I can only read text messages for now.", backend="none"))
         elif cmd is not None:
             with self.store.db.atomic():  # a replayed /pair must not make a second code
-                self._answer(item, *self._command(cmd[0], person, a))
+                reply, private_next = self._command(cmd[0], role, name)
+                self._answer(item, TurnResult(reply, backend="none"), private_next=private_next)
         else:
-            caller = Caller(role=person.role, chat_id=f"{a.channel}:{a.chat_id}", channel=a.channel)
-            private = self.store.get_setting(_private_key(a)) == "1"
+            caller = Caller(role=role, chat_id=f"{a.channel}:{a.chat_id}", channel=a.channel,
+                            area=a.area or None)
+            private = a.private or self.store.get_setting(_private_key(a)) == "1"
             async with self._typing(a):
                 result = await self.agent.handle(a.text, caller, private=private,
                                                  message_key=f"inbox:{item.id}")
-            photos = [image for action in result.actions for image in action.images]
-            self._answer(item, result.reply, photos=photos, private_used=private)
+            self._answer(item, result, private_used=private)
 
-    def _answer(self, item: InboxItem, text: str, private_next: bool = False,
-                photos: list[bytes] | None = None, private_used: bool = False) -> None:
+    def _answer(self, item: InboxItem, result: TurnResult, private_next: bool = False,
+                private_used: bool = False) -> None:
         a = item.arrival
+        photos = [image for action in result.actions for image in action.images]
         with self.store.db.atomic():
-            for n, piece in enumerate(split_text(text)):
+            for n, piece in enumerate(split_text(result.reply)):
                 self.outbox.put(a.channel, a.chat_id, f"reply:{item.id}:{n}", piece)
-            for n, photo in enumerate(photos or []):
+            for n, photo in enumerate(photos):
                 self.outbox.put(a.channel, a.chat_id, f"reply:{item.id}:photo{n}", photo=photo)
             if private_next or private_used:
                 self.store.set_setting(_private_key(a), "1" if private_next else "0")
             self.inbox.finish(item.id)
+        waiting = self._turns.get(item.id)
+        if waiting is not None and not waiting.done():
+            waiting.set_result(result)
 
     def _typing(self, a: Arrival) -> AsyncContextManager[None]:
         if a.channel == "telegram" and self.telegram is not None:
@@ -162,11 +213,11 @@ class Channels:
         return contextlib.nullcontext()
 
     # -- commands --------------------------------------------------------------------------
-    def _command(self, name: str, person: Person, a: Arrival) -> tuple[str, bool]:
+    def _command(self, name: str, role: str, person_name: str) -> tuple[str, bool]:
         """The reply to a command, and whether the next message is to stay private."""
-        owner = person.role == "owner"
+        owner = role == "owner"
         if name == "start":
-            return f"Hi {person.name or 'there'}, I run this house. Ask me anything about it.\n\n" \
+            return f"Hi {person_name or 'there'}, I run this house. Ask me anything about it.\n\n" \
                    + HELP + (OWNER_HELP if owner else ""), False
         if name == "help":
             return HELP + (OWNER_HELP if owner else ""), False

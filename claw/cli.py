@@ -5,7 +5,7 @@ import argparse
 import json
 import logging
 import sys
-from concurrent import futures
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,6 +13,7 @@ import httpx
 
 import claw
 from claw import config as config_mod
+from claw import terminal
 from claw.config import Config, ConfigError
 from memory.store import StoreError
 
@@ -26,8 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     chat = sub.add_parser("chat", help="talk to the running service from this terminal",
                           description="Chat with the running Claw over its API (with the owner's "
                                       "token from the data directory).")
-    chat.add_argument("--chat-id", default="terminal",
-                      help="conversation to continue (default: terminal)")
+    chat.add_argument("--chat-id", help="conversation to continue (default: a new one for this terminal)")
     sub.add_parser("login", help="print a one-time link that logs a browser in as the owner",
                    description="Ask the running Claw for a login link (works once, for 10 minutes).")
     sub.add_parser("doctor", help="check the configuration and what is reachable")
@@ -134,7 +134,7 @@ def _client(config: Config) -> httpx.Client:
     return httpx.Client(base_url=f"http://{host}:{config.http.port}", headers=headers, timeout=120)
 
 
-def chat_loop(config: Config, chat_id: str) -> int:
+def chat_loop(config: Config, chat_id: str | None) -> int:
     client = _client(config)
     try:
         client.get("/api/health").raise_for_status()
@@ -142,12 +142,18 @@ def chat_loop(config: Config, chat_id: str) -> int:
         print(f"claw: the service is not answering at {client.base_url} ({e}). "
               "Start it with `claw run` (or `claw demo`).", file=sys.stderr)
         return 1
-    print("Talking to Claw. Ctrl-D to leave.")
-    return talk(client, chat_id)
+    print(f"Talking to Claw. {terminal.HELP}")
+    return talk(client, chat_id or terminal.new_chat_id())
 
 
 def talk(client: httpx.Client, chat_id: str) -> int:
-    # A second client asks for pending confirmations while the first waits for the turn.
+    """Chat over the API; the terminal's live feed shows notices, alerts and confirmation
+    requests, which are answered at the prompt (this terminal holds the owner's token)."""
+    asks = terminal.Asks()
+    asked, connected = threading.Event(), threading.Event()
+    threading.Thread(target=_show_feed, args=(client, asks, asked, connected), daemon=True).start()
+    connected.wait(5)  # from here on a notice for the owner reaches this terminal
+    # A second client answers confirmations while the first waits for the turn.
     with ThreadPoolExecutor(1) as pool, httpx.Client(base_url=client.base_url,
                                                      headers=client.headers, timeout=10) as side:
         while True:
@@ -156,12 +162,22 @@ def talk(client: httpx.Client, chat_id: str) -> int:
             except (EOFError, KeyboardInterrupt):
                 print()
                 return 0
+            if (request := asks.next()) is not None:  # the line answers what was asked
+                confirm_here(side, request, text)
+                continue
+            if text == "/new":
+                chat_id = terminal.new_chat_id()
+                print(f"claw> {terminal.NEW}")
+                continue
             if not text:
                 continue
             turn = pool.submit(client.post, "/api/chat", json={"text": text, "chat_id": chat_id})
             while not turn.done():
-                confirm_here(side, chat_id)
-                futures.wait([turn], timeout=0.2)
+                if (request := asks.next()) is not None:
+                    confirm_here(side, request, _line())
+                    continue
+                asked.clear()
+                asked.wait(0.2)
             try:
                 r = turn.result()
             except httpx.HTTPError as e:
@@ -177,19 +193,39 @@ def talk(client: httpx.Client, chat_id: str) -> int:
             print(f"claw> {r.json()['reply']}")
 
 
-def confirm_here(client: httpx.Client, chat_id: str) -> None:
-    """This terminal holds the owner's token, so it answers the security confirmations its own
-    messages asked for at the prompt."""
-    pending = client.get("/api/confirmations").json()["confirmations"]
-    for request in pending:
-        if not request["asked_by"].startswith(f"api:{chat_id} "):
-            continue
-        try:
-            answer = input(f"claw> {request['what']}? Type yes to confirm; anything else cancels.\nyou> ")
-        except EOFError:
-            answer = ""
-        approve = answer.strip().lower() in ("y", "yes")
-        client.post(f"/api/confirmations/{request['id']}", json={"approve": approve})
+def _line() -> str:
+    try:
+        return input()
+    except EOFError:
+        return ""
+
+
+def _show_feed(client: httpx.Client, asks: terminal.Asks, asked: threading.Event,
+               connected: threading.Event) -> None:
+    """Print what the service sends this terminal on its own (Server-Sent Events)."""
+    try:
+        with httpx.Client(base_url=client.base_url, headers=client.headers,
+                          timeout=httpx.Timeout(10, read=None)) as feed, \
+                feed.stream("GET", "/api/feed/terminal") as r:
+            r.raise_for_status()
+            for line in r.iter_lines():
+                if line == ": connected":
+                    connected.set()
+                elif line.startswith("data: "):
+                    item = json.loads(line.removeprefix("data: "))
+                    text = asks.take(item["key"], item["kind"], item["text"], item["options"], item["photo"])
+                    if text is not None:
+                        print(f"\nclaw> {text}\nyou> ", end="", flush=True)
+                        asked.set()
+    except httpx.HTTPError as e:
+        print(f"\nclaw: the live feed stopped ({e}); notices and confirmations show up here again "
+              "after restarting claw chat.", file=sys.stderr)
+
+
+def confirm_here(client: httpx.Client, request_id: str, answer: str) -> None:
+    """Answer a security confirmation at the prompt: only an explicit yes approves."""
+    r = client.post(f"/api/confirmations/{request_id}", json={"approve": terminal.is_yes(answer)})
+    print(f"claw> {r.json().get('result') or r.json().get('detail')}")
 
 
 def doctor(config: Config) -> int:

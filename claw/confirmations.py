@@ -1,9 +1,10 @@
 """Confirmations for physical-security actions: the Executor's Confirmer.
 
 Each request is one row bound to one exact action (service, entities, arguments; their digest
-is shown with it). The owner gets Confirm/Cancel buttons on Telegram; the same request can be
-answered over the API. Only an explicit yes within the time limit lets the action run; a
-timeout, a "no", a restart or an unreachable owner all mean no.
+is shown with it). The owner gets it everywhere they are (Confirm/Cancel buttons on Telegram,
+the page, the terminal); any of those, or the API with the owner's token, answers it. Only an
+explicit yes within the time limit lets the action run; a timeout, a "no", a restart or an
+unreachable owner all mean no, and the caller is told which.
 """
 from __future__ import annotations
 
@@ -15,22 +16,20 @@ import secrets
 import time
 from typing import Any
 
-from claw.pairing import Pairing
-from claw.tools import Caller
+from claw.reach import OwnerReach
+from claw.tools import Caller, ToolError
 from devices.model import Entity
 from memory.channels import ensure_tables
 from memory.store import Store
-from messaging.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
 
 class Confirmations:
-    def __init__(self, store: Store, outbox: Outbox, pairing: Pairing, timeout: float = 60.0):
+    def __init__(self, store: Store, reach: OwnerReach, timeout: float = 60.0):
         self.store = store
         self.db = store.db
-        self.outbox = outbox
-        self.pairing = pairing
+        self.reach = reach
         self.timeout = timeout
         self._waiting: dict[str, asyncio.Future[bool]] = {}
         ensure_tables(self.db)
@@ -39,7 +38,8 @@ class Confirmations:
 
     async def confirm(self, caller: Caller, what: str, entities: list[Entity], service: str,
                       data: dict[str, Any]) -> bool:
-        """Ask the owner; True only on an explicit yes for exactly this action."""
+        """Ask the owner; True only on an explicit yes for exactly this action. A "no" or no
+        answer in time raises ToolError saying which."""
         now = time.time()
         ids = sorted(e.entity_id for e in entities)
         digest = hashlib.sha256(json.dumps([service, ids, data], sort_keys=True, default=str)
@@ -52,22 +52,24 @@ class Confirmations:
             "created": now, "expires": now + self.timeout, "status": "pending"})
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = future
-        owner = self.pairing.owner()
-        if owner is not None:
-            self.outbox.put(
-                owner.channel, owner.chat_id, f"confirm:{request_id}",
-                f"{what}? Asked {_origin(caller)}. This expires in {self.timeout:g} s.",
-                options={"buttons": [[["Confirm", f"cf:{request_id}:y"], ["Cancel", f"cf:{request_id}:n"]]]},
-                max_age=self.timeout)
+        self.reach.tell(
+            f"confirm:{request_id}", f"{what}? Asked {_origin(caller)}. This expires in {self.timeout:g} s.",
+            options={"buttons": [[["Confirm", f"cf:{request_id}:y"], ["Cancel", f"cf:{request_id}:n"]]],
+                     "confirmation": request_id, "what": what},
+            max_age=self.timeout)
         log.info("waiting for the owner to confirm %s (%s)", what, request_id)
         try:
             async with asyncio.timeout(self.timeout):
-                return await future
+                approved = await future
         except TimeoutError:
             self._close(request_id, "expired", "", f"Expired, so not done: {what}.")
-            return False
+            raise ToolError(f"{what}: not confirmed in time (the owner did not answer within "
+                            f"{self.timeout:g} s), so I haven't done it.") from None
         finally:
             self._waiting.pop(request_id, None)
+        if not approved:
+            raise ToolError(f"{what}: not confirmed (the owner declined), so I haven't done it.")
+        return True
 
     def answer(self, request_id: str, approve: bool, by: str) -> str:
         """Record the owner's answer; returns a sentence saying what happened."""
@@ -88,11 +90,9 @@ class Confirmations:
             self.db["confirmations"].update(
                 request_id, {"status": status, "answered_by": by, "answered_at": time.time()})
             self.store.add_event("confirmation", request_id, {"status": status, "by": by})
-            owner = self.pairing.owner()
-            if owner is not None:  # replace the buttons with the outcome
-                self.outbox.put(owner.channel, owner.chat_id, f"confirm-done:{request_id}", text,
-                                kind="edit", options={"target": f"confirm:{request_id}"},
-                                max_age=3600)
+            self.reach.tell(f"confirm-done:{request_id}", text, kind="edit",  # replaces the buttons
+                            options={"target": f"confirm:{request_id}", "confirmation": request_id},
+                            max_age=3600)
 
     def get(self, request_id: str) -> dict[str, Any] | None:
         rows = list(self.db.query("select * from confirmations where id = ?", [request_id]))
@@ -103,10 +103,13 @@ class Confirmations:
         return [_public(r) for r in rows if r["id"] in self._waiting]
 
 
+ORIGINS = {"api": "over the API", "mcp": "over MCP (another agent)", "web": "on the web page",
+           "terminal": "in a terminal"}
+
+
 def _origin(caller: Caller) -> str:
-    if caller.channel == "api":
-        return "over the API"
-    return f"from {caller.channel}" + ("" if caller.role == "owner" else f" by a {caller.role}")
+    where = ORIGINS.get(caller.channel, f"from {caller.channel}")
+    return where + ("" if caller.role == "owner" else f" by a {caller.role}")
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:

@@ -9,12 +9,13 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
+from claw import terminal
 from claw.api import create_app
 from claw.config import Config
 from claw.service import Claw
-from claw.tools import Caller
 from devices import homefile
 from devices.emulators.house import DEMO_HOME, EmulatedHouse
+from messaging.feeds import Subscription
 
 log = logging.getLogger(__name__)
 
@@ -109,24 +110,53 @@ async def _settle(service: Claw, expected: int) -> None:
 async def _chat(service: Claw) -> None:
     print("Say things like: turn on the kitchen lights | pause the music in the study | "
           "set the hallway to 21 degrees | is the garage door open? | unlock the front door\n"
-          "Ctrl-D to leave.")
-    caller = Caller(role="owner", chat_id="terminal", channel="terminal")
-    while True:
+          + terminal.HELP)
+    chat_id = terminal.new_chat_id()
+    asks = terminal.Asks()
+    asked = asyncio.Event()
+    feed = service.channels.subscribe("terminal")
+    showing = asyncio.create_task(_show(feed, asks, asked))
+    try:
+        while (line := await _read()) is not None:
+            text = line.strip()
+            if (request := asks.next()) is not None:  # the line answers what was asked
+                _confirm(service, request, text)
+            elif text == "/new":
+                chat_id = terminal.new_chat_id()
+                print(f"claw> {terminal.NEW}")
+            elif text:
+                turn = asyncio.create_task(service.channels.converse("terminal", chat_id, text))
+                while not turn.done():
+                    # The terminal is the owner here: security actions are confirmed at the prompt.
+                    if (request := asks.next()) is not None:
+                        _confirm(service, request, await _read(prompt=False) or "")
+                        continue
+                    asked.clear()
+                    waiting = asyncio.create_task(asked.wait())
+                    await asyncio.wait([turn, waiting], return_when=asyncio.FIRST_COMPLETED)
+                    waiting.cancel()
+                print(f"claw> {turn.result().reply}")
+        print()
+    finally:
+        showing.cancel()
+        feed.close()
+
+
+async def _read(prompt: bool = True) -> str | None:
+    if prompt:
         print("you> ", end="", flush=True)
-        line = await asyncio.to_thread(sys.stdin.readline)
-        if not line:
-            print()
-            return
-        text = line.strip()
-        if not text:
-            continue
-        turn = asyncio.create_task(service.agent.handle(text, caller))
-        while not turn.done():
-            # The terminal is the owner here: security actions are confirmed at the prompt.
-            for request in service.channels.confirmations.pending():
-                print(f"claw> {request['what']}? Type yes to confirm; anything else cancels.\nyou> ",
-                      end="", flush=True)
-                answer = (await asyncio.to_thread(sys.stdin.readline)).strip().lower()
-                service.channels.confirmations.answer(request["id"], answer in ("y", "yes"), by="terminal")
-            await asyncio.wait([turn], timeout=0.1)
-        print(f"claw> {turn.result().reply}")
+    line = await asyncio.to_thread(sys.stdin.readline)
+    return line or None
+
+
+async def _show(feed: Subscription, asks: terminal.Asks, asked: asyncio.Event) -> None:
+    """Notices, alerts and confirmation requests as they arrive."""
+    async for item in feed:
+        line = asks.take(item.key, item.kind, item.text, item.options, item.photo is not None)
+        if line is not None:
+            print(f"\nclaw> {line}\nyou> ", end="", flush=True)
+            asked.set()
+
+
+def _confirm(service: Claw, request_id: str, answer: str) -> None:
+    print(f"claw> {service.channels.confirmations.answer(request_id, terminal.is_yes(answer), by='terminal')}")

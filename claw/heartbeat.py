@@ -79,8 +79,8 @@ class Heartbeat:
 
     async def beat(self, now: float | None = None) -> Beat:
         now = now or time.time()
-        if self.alerts.pairing.owner() is None:
-            return Beat(False, skipped="nobody is paired")
+        if not self.alerts.reach.destinations():
+            return Beat(False, skipped="nobody to tell (no paired owner, no page or terminal open)")
         if self.alerts.quiet.active(now):
             return Beat(False, skipped="quiet hours")
         prompt = self.prompt(now)

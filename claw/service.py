@@ -1,24 +1,34 @@
-"""Wires the parts of one running Claw together from its configuration."""
+"""The composition root: every long-lived part of one running Claw is built here, from its
+configuration, and handed to the parts that use it (never patched in later)."""
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
 
-from claw import home_tools, house_tools, memory_tools
+from claw import home_tools, house_tools, memory_tools, soul_tools
 from claw.agent import Agent
+from claw.alerts import Alerts
 from claw.chats import Channels
 from claw.config import Config
+from claw.confirmations import Confirmations
 from claw.executor import Executor
 from claw.fastpath import FastPath
+from claw.heartbeat import Heartbeat
 from claw.local import LocalBackend
 from claw.house import House
+from claw.pairing import Pairing
+from claw.reach import OwnerReach
 from claw.router import Router
 from claw.sessions import Sessions
 from claw.soul import Soul
 from claw.tools import ToolRegistry
 from devices.home import Home
 from memory.store import Store
+from messaging.feeds import Feeds
+from messaging.inbox import Inbox
+from messaging.outbox import Outbox
+from messaging.telegram import TelegramChannel
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +41,18 @@ class Claw:
         self.sessions = Sessions()
         self.soul = Soul(config.soul_path, self.store)
         self.home = Home(self.store, config.agent.device_timeout)
+        # Messaging: the durable inbox and outbox, live feeds, and who the owner is.
+        self.inbox = Inbox(self.store.db)
+        self.outbox = Outbox(self.store.db)
+        self.feeds = Feeds(self.outbox)
+        self.pairing = Pairing(self.store, self.outbox)
+        self.reach = OwnerReach(self.pairing, self.outbox, self.feeds)
+        self.confirmations = Confirmations(self.store, self.reach, config.agent.confirm_timeout)
         self.registry = ToolRegistry()
-        self.executor = Executor(self.registry, self.home)
+        self.executor = Executor(self.registry, self.home, self.confirmations.confirm)
         home_tools.register(self.registry, self.executor, self.home)
         memory_tools.register(self.registry, self.store, self.soul)
+        soul_tools.register(self.registry, self.soul)
         self.cloud = None
         if config.anthropic.api_key:
             from claw.claude import ClaudeBackend  # the SDK takes ~1 s to import: only when used
@@ -54,9 +72,21 @@ class Claw:
                            ha_token=config.home_assistant.token, ha_url=config.home_assistant.url,
                            ha_ca_file=config.home_assistant.ca_file)
         house_tools.register(self.registry, self.house)
-        # Telegram, pairing, confirmations, alerts and the heartbeat.
-        self.channels = Channels(config, self.store, self.soul, self.home, self.registry,
-                                 self.executor, self.router, self.agent)
+        self.alerts = Alerts(self.store, self.home, self.reach, self.router, self.soul,
+                             config.alerts.quiet_hours, config.alerts.camera_interval)
+        self.alerts.register(self.registry)
+        self.heartbeat = Heartbeat(self.store, self.home, self.soul, self.router, self.alerts,
+                                   config.alerts.heartbeat_minutes, config.alerts.heartbeat_daily_tokens)
+        arrived = asyncio.Event()  # a channel stored a message: the inbox worker looks
+        self.telegram: TelegramChannel | None = None
+        if config.telegram.token:
+            self.telegram = TelegramChannel(config.telegram.token, config.telegram.base_url,
+                                            self.store.db, self.inbox, self.outbox,
+                                            self.pairing.admit, arrived.set)
+        # The one message path every channel takes.
+        self.channels = Channels(self.store, self.home, self.router, self.agent, self.inbox,
+                                 self.outbox, self.feeds, self.pairing, self.confirmations,
+                                 self.alerts, self.heartbeat, self.telegram, arrived)
 
     def login_link(self) -> str:
         """A one-time link that logs a browser in as the owner (the token stays out of URLs)."""
@@ -68,8 +98,8 @@ class Claw:
         """Tell the owner something unprompted (devices found, a problem to fix)."""
         log.info("notice for the owner: %s", text)
         self.store.add_event("notice", "owner", {"text": text})
-        if not self.channels.alerts.tell("", "", f"notice:{time.time_ns()}", text):
-            self.agent.owner_notices.append(text)  # nobody paired on a chat app: say it in the next reply
+        if not self.reach.tell(f"notice:{time.time_ns()}", text):
+            self.agent.owner_notices.append(text)  # nowhere to say it now: in the owner's next reply
 
     async def start(self) -> None:
         if self.config.discovery.enabled:

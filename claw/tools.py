@@ -31,6 +31,7 @@ class Caller:
     role: str = "owner"  # owner | member | api
     chat_id: str = ""
     channel: str = "api"
+    area: str | None = None  # the room the speaker is in, when the channel knows it
 
 
 @dataclass

@@ -1,5 +1,7 @@
 """The durable inbox: an update is stored, and the channel's cursor moved past it, in one
 transaction, before the channel asks for the next batch (which is what acknowledges it).
+Channels inside the house (the API, the page, terminals) have no cursor: `put` stores their
+message before the caller is answered.
 
 A row stays `new` until its reply is queued in the outbox; `finish` is called inside that same
 transaction, so a crash at any moment either replays the whole turn or nothing.
@@ -7,6 +9,7 @@ transaction, so a crash at any moment either replays the whole turn or nothing.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from dataclasses import asdict, dataclass
 
@@ -27,6 +30,11 @@ class Arrival:
     text: str = ""
     callback_id: str = ""  # set for a button press
     callback_data: str = ""
+    # Set only by channels whose caller proved who it is (token or session): Telegram leaves
+    # them empty and the sender's pairing decides.
+    role: str = ""
+    area: str = ""  # the room the speaker is in
+    private: bool = False  # answer with the local model only
 
     @property
     def is_callback(self) -> bool:
@@ -63,6 +71,13 @@ class Inbox:
         )
         rows = list(self.db.query("select id from inbox where key = ?", [key]))
         return rows[0]["id"]
+
+    def put(self, arrival: Arrival) -> int:
+        """Store a message from a channel without update ids; returns its inbox id."""
+        return self.db["inbox"].insert({
+            "key": f"{arrival.channel}:{secrets.token_hex(8)}", "channel": arrival.channel,
+            "chat_id": arrival.chat_id, "payload": json.dumps(asdict(arrival)), "status": "new",
+            "created": time.time()}).last_pk
 
     def pending(self) -> list[InboxItem]:
         """Everything not yet answered, oldest first."""

@@ -82,6 +82,13 @@ class Outbox:
         rows = list(self.db.query("select message_id from outbox where key = ? and status = 'sent'", [key]))
         return rows[0]["message_id"] if rows else None
 
+    def delivered_elsewhere(self, key_prefix: str) -> None:
+        """Mark pending rows whose key starts with `key_prefix` sent: the caller handed them over
+        itself (an HTTP reply), so no channel delivers them again."""
+        self.db.execute(
+            "update outbox set status = 'sent', sent_at = ? where status = 'pending' "
+            "and substr(key, 1, ?) = ?", [time.time(), len(key_prefix), key_prefix])
+
     def items(self, status: str | None = None) -> list[dict[str, Any]]:
         where, params = ("where status = ?", [status]) if status else ("", [])
         return list(self.db.query(

@@ -1,0 +1,80 @@
+"""Live feeds: outbox channels delivered to whoever is watching inside the house (the web page,
+terminals) rather than to a network service.
+
+While a channel has at least one subscriber, the outbox's own delivery loop runs for it and
+hands each row to every subscriber's queue, then marks it sent. With nobody watching, rows wait
+(up to their max age) for the next subscriber, so a page opened after a reply still gets it.
+"""
+from __future__ import annotations
+
+import asyncio
+
+from messaging.outbox import OutItem, Outbox, Send
+
+
+class Subscription:
+    """One subscriber's view of a channel, live from creation until `close` (or until a
+    pending `async for` step is cancelled): every row queued for the channel, in order per chat."""
+
+    def __init__(self, feeds: Feeds, channel: str):
+        self.feeds = feeds
+        self.channel = channel
+        self.queue: asyncio.Queue[OutItem] = asyncio.Queue()
+        feeds._join(self)
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> OutItem:
+        try:
+            return await self.queue.get()
+        except asyncio.CancelledError:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        self.feeds._leave(self)
+
+    async def aclose(self) -> None:
+        self.close()
+
+
+class Feeds:
+    def __init__(self, outbox: Outbox):
+        self.outbox = outbox
+        self._subscribers: dict[str, set[Subscription]] = {}
+        self._delivery: dict[str, asyncio.Task[None]] = {}
+
+    def live(self) -> list[str]:
+        """Channels someone is watching right now."""
+        return [channel for channel, subs in self._subscribers.items() if subs]
+
+    def subscribe(self, channel: str) -> Subscription:
+        return Subscription(self, channel)
+
+    def _join(self, sub: Subscription) -> None:
+        self._subscribers.setdefault(sub.channel, set()).add(sub)
+        if sub.channel not in self._delivery:
+            self._delivery[sub.channel] = asyncio.create_task(
+                self.outbox.run(sub.channel, self._fan_out(sub.channel)))
+
+    def _leave(self, sub: Subscription) -> None:
+        subs = self._subscribers.get(sub.channel, set())
+        subs.discard(sub)
+        delivery = self._delivery.pop(sub.channel, None) if not subs else None
+        if delivery is not None:  # (None too when the service stopped first)
+            delivery.cancel()  # rows wait for the next subscriber
+
+    def _fan_out(self, channel: str) -> Send:
+        async def send(item: OutItem) -> None:
+            for sub in self._subscribers.get(channel, ()):
+                sub.queue.put_nowait(item)
+
+        return send
+
+    async def stop(self) -> None:
+        tasks = list(self._delivery.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._delivery.clear()
