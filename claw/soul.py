@@ -6,8 +6,10 @@ Every version that was ever live is kept in the store.
 """
 from __future__ import annotations
 
+import difflib
 import logging
 import os
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -22,6 +24,10 @@ class SoulError(ValueError):
     """A soul text that cannot be used; the message says why."""
 
 
+class UnknownVersion(SoulError):
+    """A version number the store does not have."""
+
+
 def default_soul_text() -> str:
     return resources.files("claw").joinpath("soul.md").read_text(encoding="utf-8")
 
@@ -32,6 +38,18 @@ def validate(text: str) -> str:
     if len(text) > MAX_SOUL_CHARS:
         raise SoulError(f"soul.md has {len(text)} characters; the limit is {MAX_SOUL_CHARS}")
     return text
+
+
+@dataclass(frozen=True)
+class SoulVersion:
+    number: int
+    text: str
+    source: str  # "file", "api", "chat:<id>", "restore of version <n>"
+    created: float
+
+    def summary(self, current: str) -> dict[str, object]:
+        return {"version": self.number, "source": self.source, "created": self.created,
+                "characters": len(self.text), "current": self.text == current}
 
 
 class Soul:
@@ -91,6 +109,30 @@ class Soul:
         self._text = text
         st = self.path.stat()
         self._stamp = (st.st_mtime_ns, st.st_size)
+
+    def versions(self) -> list[SoulVersion]:
+        """Every version that was ever live, oldest first."""
+        return [SoulVersion(v["id"], v["text"], v["source"], v["created"])
+                for v in self.store.soul_versions()]
+
+    def version(self, number: int) -> SoulVersion:
+        for v in self.versions():
+            if v.number == number:
+                return v
+        raise UnknownVersion(f"there is no soul.md version {number}; versions go from 1 to "
+                        f"{len(self.versions())}")
+
+    def diff(self, number: int) -> str:
+        """What changed from version `number` to the current text (a unified diff; "" if none)."""
+        old = self.version(number).text
+        lines = difflib.unified_diff(old.splitlines(), self.text().splitlines(),
+                                     f"version {number}", "current", lineterm="")
+        return "\n".join(lines)
+
+    def restore(self, number: int, source: str) -> SoulVersion:
+        """Make an old version live again, as a new version (history only grows)."""
+        self.update(self.version(number).text, f"{source}: restore of version {number}")
+        return self.versions()[-1]
 
     def take_notices(self) -> list[str]:
         """Problems the owner has not been told about yet (each returned once)."""
