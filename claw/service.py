@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 
-from claw import home_tools, house_tools, memory_tools, soul_tools, soul_tools
+from claw import home_tools, house_tools, memory_tools, soul_tools
 from claw.agent import Agent
 from claw.alerts import Alerts
 from claw.chats import Channels
@@ -52,7 +52,6 @@ class Claw:
         self.executor = Executor(self.registry, self.home, self.confirmations.confirm)
         home_tools.register(self.registry, self.executor, self.home)
         memory_tools.register(self.registry, self.store, self.soul)
-        soul_tools.register(self.registry, self.soul)
         soul_tools.register(self.registry, self.soul)
         self.cloud = None
         if config.anthropic.api_key:
