@@ -15,15 +15,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-import uvicorn
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from claw.api import create_app  # noqa: E402
 from claw.guard import Guard  # noqa: E402
 from claw.service import Claw  # noqa: E402
 from tests.anthropic_standin import AnthropicStandIn, text_reply  # noqa: E402
-from tests.conftest import make_config  # noqa: E402
+from tests.conftest import make_config, serve  # noqa: E402
 
 ROUNDS = 300
 BIG_TEXT = "lights " * (64 * 1024 // 7)
@@ -34,27 +31,15 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(p / 100 * len(values)))]
 
 
-async def started(app) -> tuple[uvicorn.Server, asyncio.Task, int]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    return server, task, server.servers[0].sockets[0].getsockname()[1]
-
-
 async def main() -> None:
     standin = AnthropicStandIn()
     await standin.start()
     standin.default = text_reply("ok")
     with tempfile.TemporaryDirectory() as tmp_a, tempfile.TemporaryDirectory() as tmp_b:
-        guarded = create_app(Claw(make_config(Path(tmp_a), standin)))
+        guarded = Claw(make_config(Path(tmp_a), standin))
         service = Claw(make_config(Path(tmp_b), standin))
         bare = create_app(service)
         bare.user_middleware = [m for m in bare.user_middleware if m.cls is not Guard]
-        servers = [await started(guarded), await started(bare)]
-        headers = {"Authorization": f"Bearer {guarded.state.claw.config.http.token}"}
         requests = {
             "open GET /api/health": ("GET", "/api/health", None),
             "owner GET /api/tools": ("GET", "/api/tools", None),
@@ -63,14 +48,14 @@ async def main() -> None:
                                                               "padding": BIG_TEXT}),
         }
         print(f"{'request':28} {'guard p50':>10} {'bare p50':>10} {'overhead':>9} {'ratio':>6}")
-        async with httpx.AsyncClient(headers=headers, timeout=30) as client:
+        async with serve(guarded) as with_guard, serve(service, bare) as without:
             for name, (method, path, body) in requests.items():
                 content = json.dumps(body).encode() if body is not None else None
                 times: dict[int, list[float]] = {0: [], 1: []}
                 for i in range(ROUNDS + 20):
-                    for which, (_, _, port) in enumerate(servers):
+                    for which, client in enumerate((with_guard, without)):
                         t = time.perf_counter()
-                        r = await client.request(method, f"http://127.0.0.1:{port}{path}", content=content,
+                        r = await client.request(method, path, content=content,
                                                  headers={"Content-Type": "application/json"})
                         elapsed = time.perf_counter() - t
                         if i >= 20:  # the first rounds warm both
@@ -78,9 +63,6 @@ async def main() -> None:
                         assert r.status_code < 500, (name, r.status_code)
                 g, b = pct(times[0], 50) * 1e3, pct(times[1], 50) * 1e3
                 print(f"{name:28} {g:9.3f}ms {b:9.3f}ms {g - b:8.3f}ms {g / b:6.2f}")
-        for server, task, _ in servers:
-            server.should_exit = True
-            await task
     await standin.stop()
 
 

@@ -16,8 +16,16 @@ import re
 # and surrogates (a lone one cannot be encoded as UTF-8).
 _UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029`\ud800-\udfff]")
 _SHORT = {"\n": "\\n", "\r": "\\r"}
+# In a Python string every surrogate is a lone one (JSON's escaped pairs decode to one character).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def as_data(text: str) -> str:
     """`text` as one line of data that cannot leave the fence or line it is put in."""
     return _UNSAFE.sub(lambda m: _SHORT.get(m.group(), f"\\u{ord(m.group()):04x}"), text)
+
+
+def valid_unicode(text: str) -> str:
+    """`text` with each lone surrogate (JSON allows them; UTF-8 and SQLite do not) replaced by
+    U+FFFD, so a message from a channel can always be stored and answered."""
+    return _SURROGATE.sub("\ufffd", text)

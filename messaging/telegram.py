@@ -22,6 +22,7 @@ from telegram.error import (BadRequest, Conflict, Forbidden, InvalidToken, Netwo
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
+from memory.untrusted import valid_unicode
 from messaging.inbox import Arrival, Inbox
 from messaging.outbox import OutItem, Outbox, RetryLater, Undeliverable
 
@@ -188,13 +189,13 @@ def to_arrival(update: Update) -> Arrival | None:
     if query is not None:
         chat = query.message.chat.id if query.message is not None else query.from_user.id
         return Arrival(CHANNEL, update.update_id, str(chat), str(query.from_user.id),
-                       query.from_user.full_name, callback_id=query.id,
-                       callback_data=query.data or "")
+                       valid_unicode(query.from_user.full_name), callback_id=query.id,
+                       callback_data=valid_unicode(query.data or ""))
     message = update.message
     if message is None or message.from_user is None:
         return None
     return Arrival(CHANNEL, update.update_id, str(message.chat.id), str(message.from_user.id),
-                   message.from_user.full_name, text=message.text or "")
+                   valid_unicode(message.from_user.full_name), text=valid_unicode(message.text or ""))
 
 
 def split_text(text: str, limit: int = MAX_MESSAGE) -> list[str]:
