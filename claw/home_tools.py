@@ -275,6 +275,30 @@ def register(registry: ToolRegistry, executor: Executor, home: Home) -> None:
             found = sorted(home.entities.values(), key=lambda e: (e.area or "", e.name))
         return "\n".join(_state_line(e) for e in found) or "No devices have been found yet."
 
+    async def HassGetState(ctx: ToolContext, name: Name = None, area: AreaName = None,
+                           floor: Floor = None, domain: Domains = None, device_class: Classes = None,
+                           state: Annotated[str | None, "A state to ask about: on, off, open, locked..."] = None
+                           ) -> str:
+        """Answers whether devices are in a state ("is the garage door open?", "are any lights
+        on in the kitchen?"), or reports their state when no state is asked about."""
+        await home.settle()
+        found = targets(name, area, floor, domain, device_class)
+        if state is None:
+            return "\n".join(_state_line(e) for e in found)
+        wanted = state.strip().lower().replace(" ", "_")
+        yes = [e for e in found if e.state == wanted]
+        others = "; ".join(f"the {e.name} is {e.state.replace('_', ' ')}" for e in found if e not in yes)
+        if not yes:
+            return f"No: {others}."
+        return f"Yes: the {_names(yes)} {'is' if len(yes) == 1 else 'are'} {state}" + (
+            f"; {others}." if others else ".")
+
+    async def GetDateTime(ctx: ToolContext) -> dict[str, str]:
+        """Provides the current date and time."""
+        now = time.localtime()
+        return {"date": time.strftime("%Y-%m-%d", now), "time": time.strftime("%H:%M:%S", now),
+                "timezone": time.strftime("%Z", now), "weekday": time.strftime("%A", now)}
+
     async def CameraSnapshot(ctx: ToolContext, name: Name = None, area: AreaName = None) -> str:
         """Takes a picture with a camera so you can see it (and the owner gets it too)."""
         cameras = targets(name, area, None, ["camera"], service="snapshot")
@@ -361,7 +385,7 @@ def register(registry: ToolRegistry, executor: Executor, home: Home) -> None:
 
     for fn in (HassTurnOn, HassTurnOff, HassLightSet, HassSetVolume, HassSetVolumeRelative,
                HassMediaSearchAndPlay, HassClimateSetTemperature, HassClimateSetMode,
-               HassSetPosition, GetLiveContext, CameraSnapshot, SonosPlayUri, SonosGroup, SonosUngroup,
+               HassSetPosition, GetLiveContext, HassGetState, GetDateTime, CameraSnapshot, SonosPlayUri, SonosGroup, SonosUngroup,
                HassFanSetSpeed, HassVacuumStart, HassVacuumReturnToBase, HassVacuumCleanArea,
                HassLawnMowerStartMowing, HassLawnMowerDock):
         registry.add(fn)
