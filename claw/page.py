@@ -25,6 +25,7 @@ from claw.soul import SoulError
 from devices.model import DeviceError, Entity
 
 PAGE_CHAT = "page"  # the owner's conversation on the page: one, whichever browser shows it
+HISTORY = 20  # messages of it shown when the page opens
 KEEPALIVE = 15.0  # seconds between SSE comments, so a dead connection is noticed and closed
 QUEUE_LIMIT = 1000  # events a slow page may fall behind before its stream is closed (it reconnects)
 STATIC = {"page.js": "text/javascript", "page.css": "text/css"}
@@ -107,7 +108,7 @@ def router(service: Claw) -> APIRouter:
         health = service.router
         return HTMLResponse(render(
             "index.html", house=house(service), areas=sorted(home.areas), devices=_devices(),
-            entities=home.entities,
+            entities=home.entities, history=service.store.recent_messages(f"web:{PAGE_CHAT}", limit=HISTORY),
             feed=_recent_feed(), cloud=health.cloud is not None, local=health.local is not None,
             cloud_skipped=health.cloud_skipped()))
 

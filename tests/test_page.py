@@ -20,7 +20,10 @@ from typing import Any
 from playwright.async_api import Page, async_playwright
 
 from claw.service import Claw
+from devices.camera import make_driver
+from devices.emulators.camera import CameraEmulator
 from devices.homeassistant import HomeAssistantDriver
+from devices.model import Device
 from tests import netns
 from tests.anthropic_standin import AnthropicStandIn, text_reply, tool_reply
 from tests.conftest import make_config, serve
@@ -80,7 +83,12 @@ async def scenario_page() -> dict[str, Any]:
         config = make_config(Path(tmp), standin)
         config.agent.confirm_timeout = 15
         service = Claw(config)
-        async with serve(service) as api, devices_in(service.home, service.executor) as small:
+        async with serve(service) as api, devices_in(service.home, service.executor) as small, \
+                CameraEmulator(name="Driveway Camera", size=(320, 180)) as camera:
+            await service.home.add(make_driver(Device("cam-1", "camera", camera.name, camera.host,
+                                                      camera.port), area="Driveway"))
+            service.store.remember("The spare key is under the blue pot")
+            service.store.remember("The bins go out on Tuesday")
             ha_driver = service.home.drivers["ha:1"]
             assert isinstance(ha_driver, HomeAssistantDriver)
             follow = asyncio.create_task(ha_driver.follow(lambda e: service.home.entity_changed("ha:1", e)))
@@ -164,6 +172,32 @@ async def scenario_page() -> dict[str, Any]:
                 out["diff"] = await _text(page, "#soul-diff")
                 await page.screenshot(path=str(SHOTS / "claw-page-soul.png"), full_page=True)
 
+                # -- the camera's picture, a rename from what discovery found, facts, pairing
+                picture = page.get_by_role("img", name="Latest picture from Driveway Camera")
+                await page.get_by_role("button", name="Take a picture").click()
+                await page.wait_for_function(
+                    "document.querySelector(\"img[data-camera='camera.driveway_camera']\").naturalWidth > 0",
+                    timeout=3000)
+                out["picture_width"] = await picture.evaluate("img => img.naturalWidth")
+                await page.locator("summary", has_text="Hue Bridge").click()
+                edit = page.locator("form[data-entity='light.floor_lamp']")
+                await edit.get_by_label("Name").fill("Reading Lamp")
+                await edit.get_by_label("Add an alias").fill("the big lamp")
+                await edit.get_by_role("button").click()
+                await page.get_by_role("switch", name="Reading Lamp on or off").wait_for(timeout=3000)
+                out["renamed"] = service.home.entities["light.floor_lamp"].as_dict()
+                await page.get_by_label("Search", exact=True).fill("key")
+                await page.get_by_role("button", name="Search facts").click()
+                forget = page.get_by_role("button", name="Forget: The spare key is under the blue pot")
+                await forget.click()
+                await page.wait_for_selector("#facts:has-text('No fact matches')", timeout=3000)
+                out["facts"] = [f.text for f in service.store.all_facts()]
+                await page.get_by_role("button", name="New pairing code").click()
+                await page.wait_for_selector("#pair-code:has-text('Code ')", timeout=3000)
+                out["pair_code"] = await _text(page, "#pair-code")
+                out["model"] = await _text(page, "#model")
+                await page.screenshot(path=str(SHOTS / "claw-page-more.png"), full_page=True)
+
                 # -- another origin, with this browser logged in, cannot use the page's routes
                 chats_before = service.store.db["messages"].count
                 foreign = await browser.new_page()
@@ -210,5 +244,9 @@ def test_the_page_in_a_real_browser():
     for name, result in out["foreign"].items():
         assert result.startswith(("blocked", "opaque")), (name, result)
     assert out["versions_unchanged"] and out["chats_unchanged"], shown
+    assert out["picture_width"] == 320, shown
+    assert out["renamed"]["name"] == "Reading Lamp" and "the big lamp" in out["renamed"]["aliases"], shown
+    assert out["facts"] == ["The bins go out on Tuesday"], shown
+    assert out["pair_code"].startswith("Code ") and out["model"] == "Claude", shown
     assert not out["phone_overflow"], shown
     assert "not logged in" in out["after_logout"], shown
