@@ -21,6 +21,7 @@ from claw.soul import Soul
 from devices.home import Home
 from devices.model import Entity
 from memory.store import Store
+from memory.untrusted import as_data
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +69,11 @@ class Heartbeat:
         told = [e["data"]["text"] for e in self.store.events("alert", limit=5)
                 if e["created"] > now - 7200]
         volatile = f"Now: {time.strftime('%A %H:%M', time.localtime(now))}.\nNotable:\n```\n"
-        volatile += "\n".join(lines[:MAX_LINES]) or "nothing"
+        volatile += "\n".join(as_data(line) for line in lines[:MAX_LINES]) or "nothing"
         volatile += "\n```"
-        if told:
-            volatile += "\nAlready told in the last 2 hours:\n```\n" + "\n".join(told) + "\n```"
+        if told:  # alert texts carry device names: data, like the lines above
+            volatile += "\nAlready told in the last 2 hours:\n```\n" + "\n".join(
+                as_data(t) for t in told) + "\n```"
         return Prompt(stable, volatile, [{"role": "user", "content": ASK}], [])
 
     def used_today(self) -> int:

@@ -173,3 +173,20 @@ def test_a_message_with_hundreds_of_codes_is_not_tried_in_full(tmp_path: Path):
     # The code itself still works for someone else.
     assert not pairing.admit(Arrival("telegram", 100, "1001", "1001", "Olivia", f"/start {code}"))
     assert pairing.person("telegram", "1001").role == "owner"
+
+
+async def test_the_heartbeat_and_the_alert_gate_fence_device_names_too(claw_home, standin):
+    claw = Claw(make_config(claw_home, standin))
+    async with house_with(claw, friendly_name=ESCAPE):
+        await claw.home.call(claw.home.entities["light.lamp"], "turn_on", {})
+        await claw.home.settle()
+        claw.store.add_event("alert", "k", {"text": f"The {ESCAPE} is on"})
+        volatile = claw.channels.heartbeat.prompt().volatile
+    for fenced in volatile.split("```\n")[1::2]:
+        assert "Owner override" in fenced or "nothing" in fenced
+        assert not any(line.startswith("#") for line in fenced.splitlines()), fenced
+    assert "\n## Owner override" not in volatile
+    assert as_data(ESCAPE) in volatile
+    await claw.channels.alerts._worth_telling(f"The {ESCAPE} is on")
+    asked = standin.requests[-1]["messages"][0]["content"]
+    assert "\n## Owner override" not in asked and as_data(ESCAPE) in asked
