@@ -21,8 +21,8 @@ from tests import netns
 from tests.conftest import make_config, serve
 
 MODULE = "tests.test_homefile"
-# Home Assistant's public intent test fixtures, beside the repo (as bench/intents.py finds them).
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "intents-en" / "tests" / "en"
+# A sample of Home Assistant's public intent test fixtures (tests/data/intents-en/README.md).
+FIXTURES = Path(__file__).resolve().parent / "data" / "intents-en" / "tests" / "en"
 
 CLAW_SHAPE = """
 name: Flat
@@ -140,14 +140,16 @@ def test_home_assistant_fixtures_load():
     # every per-intent test file loads as it is, even those that only list areas, but for the
     # to-do list intents' (HassList*), which say that Claw has no driver for 'todo'
     files = sorted(FIXTURES.glob("*/*.yaml"))
-    assert len(files) > 100
+    assert len(files) == 16
     lists = [f for f in files if f.parent.name.startswith("HassList")]
+    assert lists
     for f in lists:
         with pytest.raises(HomeFileError, match=r"entity '[\w ]+': Claw has no driver for domain 'todo'"):
             homefile.load(f)
     loaded = [homefile.load(f) for f in files if f not in lists]
     with_entities = [s for s in loaded if s.entities]
-    assert len(with_entities) > 30
+    assert len(with_entities) == 7
+    assert [s for s in loaded if s.areas and not s.entities]  # areas only
     fan = entity(homefile.load(FIXTURES / "HassFanSetSpeed" / "name_only.yaml"), "fan.ceiling_fan")
     assert fan.via == "homeassistant"
 
