@@ -19,7 +19,7 @@ from typing import Any, Awaitable, Callable, Literal
 from urllib.parse import urlsplit
 
 import ifaddr
-from zeroconf import InterfaceChoice, IPVersion, ServiceStateChange, Zeroconf
+from zeroconf import DNSQuestionType, InterfaceChoice, IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from devices import manifest
@@ -29,6 +29,13 @@ log = logging.getLogger(__name__)
 SSDP_GROUP = "239.255.255.250"
 SSDP_PORT = 1900
 MDNS_RESOLVE_MS = 3000
+RESOLVE_RETRY_MAX = 30.0  # seconds between tries to resolve a service that did not answer
+# Questions ask for multicast answers (QM). zeroconf asks its first question of a browse or a
+# resolve as QU (answer by unicast), and a unicast answer to port 5353 reaches only one of the
+# sockets on this host bound to that port (SO_REUSEPORT picks one by a hash of the addresses):
+# with a second mDNS program here (the emulated house in `claw demo`, avahi) it was often the
+# other program's, so the answer was lost, and a resolve that ran out of time was never retried.
+QUESTION = DNSQuestionType.QM
 LOST_AFTER_INTERVALS = 3
 
 
@@ -193,7 +200,7 @@ class Discovery:
         self._zc = AsyncZeroconf(
             interfaces=InterfaceChoice.All if self.interfaces == "all" else addrs)
         self._browser = AsyncServiceBrowser(
-            self._zc.zeroconf, manifest.mdns_types(), handlers=[self._on_mdns])
+            self._zc.zeroconf, manifest.mdns_types(), handlers=[self._on_mdns], question_type=QUESTION)
 
     async def stop(self) -> None:
         tasks = list(self._tasks)
@@ -284,11 +291,16 @@ class Discovery:
         self._resolving[source] = self._spawn(self._resolve(service_type, name, source))
 
     async def _resolve(self, type_: str, name: str, source: str) -> None:
+        """Resolve until it answers: a device busy at boot is found once it replies. A goodbye
+        (or a newer announcement) cancels this."""
         assert self._zc is not None
         info = AsyncServiceInfo(type_, name)
-        if not await info.async_request(self._zc.zeroconf, MDNS_RESOLVE_MS):
-            log.info("mDNS service %s did not answer within %d ms", name, MDNS_RESOLVE_MS)
-            return
+        wait = 1.0
+        while not await info.async_request(self._zc.zeroconf, MDNS_RESOLVE_MS, question_type=QUESTION):
+            log.info("mDNS service %s did not answer within %d ms; asking again in %.0f s",
+                     name, MDNS_RESOLVE_MS, wait)
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, RESOLVE_RETRY_MAX)
         props = {k: v or "" for k, v in info.decoded_properties.items()}
         entry = manifest.match_mdns_entry(type_, name, props)
         hosts = info.parsed_addresses(IPVersion.V4Only) or info.parsed_addresses()
