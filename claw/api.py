@@ -13,7 +13,7 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
 import claw
-from claw import channels_api, page, soul_api
+from claw import channels_api, mcp_server, page, soul_api
 from claw.guard import Guard
 from claw.service import Claw
 from claw.sessions import SESSION_COOKIE, SESSION_TTL
@@ -41,11 +41,19 @@ class EntityUpdate(BaseModel):
 
 
 def create_app(service: Claw) -> FastAPI:
+    mcp = mcp_server.build(service)
+    # Stateless JSON like Home Assistant's; its route is added at the exact path (a mount would
+    # answer POST /api/mcp with a redirect to /api/mcp/).
+    mcp_app = mcp.streamable_http_app(streamable_http_path=mcp_server.PATH, stateless_http=True,
+                                      json_response=True,
+                                      transport_security=mcp_server.transport_security(service))
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        await service.start()
-        yield
-        await service.stop()
+        async with mcp.session_manager.run():
+            await service.start()
+            yield
+            await service.stop()
 
     app = FastAPIOffline(title="Claw", version=claw.__version__, lifespan=lifespan, redoc_url=None)
     app.add_middleware(Guard, config=service.config, sessions=service.sessions)
@@ -185,6 +193,7 @@ def create_app(service: Claw) -> FastAPI:
             raise HTTPException(404, f"No fact #{fact_id}.")
         return {"forgotten": fact.text}
 
+    app.router.routes.extend(mcp_app.routes)  # POST /api/mcp, behind the guard like the rest
     app.include_router(channels_api.router(service.channels))
     app.include_router(page.router(service))
     app.include_router(soul_api.router(service.soul))

@@ -31,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("login", help="print a one-time link that logs a browser in as the owner",
                    description="Ask the running Claw for a login link (works once, for 10 minutes).")
     sub.add_parser("doctor", help="check the configuration and what is reachable")
+    sub.add_parser("mcp", help="serve the house over MCP on stdin/stdout (for Claude Desktop)",
+                   description="Relay MCP on stdin/stdout to the running Claw's /api/mcp with the "
+                               "owner's token from the data directory.")
     sub.add_parser("pair", help="print a one-time code; send it to the bot to pair with the house")
     demo = sub.add_parser("demo", help="start an emulated house and chat with Claw about it")
     demo.add_argument("--home", type=Path, help="a home file (YAML) instead of the built-in demo house")
@@ -40,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     # In the demo the terminal is a chat: only problems are logged there.
-    level = logging.WARNING if args.command == "demo" else logging.INFO
+    level = logging.WARNING if args.command in ("demo", "mcp") else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # the emulators' request log
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
@@ -65,6 +68,8 @@ def _command(args: argparse.Namespace, config: Config) -> int:
         return pair(config)
     if args.command == "login":
         return login(config)
+    if args.command == "mcp":
+        return mcp_stdio(config)
     if args.command == "demo":
         from claw.demo import run_demo
 
@@ -104,6 +109,24 @@ def login(config: Config) -> int:
               file=sys.stderr)
         return 1
     print(r.json()["url"])
+    return 0
+
+
+def mcp_stdio(config: Config) -> int:
+    """stdout is the MCP wire here: everything for a person goes to stderr."""
+    client = _client(config)
+    try:
+        client.get("/api/tools").raise_for_status()  # the service is up and takes this token
+    except httpx.HTTPError as e:
+        print(f"claw mcp: the service at {client.base_url} did not answer with this data "
+              f"directory's token ({e}). Start it with `claw run` (or `claw demo --serve`).",
+              file=sys.stderr)
+        return 1
+    import anyio
+
+    from claw.mcp_stdio import bridge
+
+    anyio.run(bridge, f"{client.base_url}/api/mcp", config.http.token, config.agent.confirm_timeout)
     return 0
 
 
