@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 
+from devices.home import MAX_NAME
 from devices.http import DeviceHttp
 from devices.model import Device, DeviceError, Entity
 from devices.names import slug
@@ -57,6 +58,8 @@ class ShellyDriver:
     async def refresh(self) -> list[Entity]:
         config = await self.rpc("Sys.GetConfig")
         self._name = config["device"].get("name") or self.device.name
+        # Discovery knows it by its id ("shellyplus2pm-..."); people by the name they gave it.
+        self.device.name = self._name[:MAX_NAME]
         self._ui_data = config.get("ui_data") or {}
         self._status = _components(await self.rpc("Shelly.GetStatus"))
         if not self._status:
