@@ -13,7 +13,7 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
 import claw
-from claw import channels_api, mcp_server, page, soul_api
+from claw import channels_api, mcp_server, page, soul_api, tools_api
 from claw.guard import Guard
 from claw.service import Claw
 from claw.sessions import SESSION_COOKIE, SESSION_TTL
@@ -162,8 +162,13 @@ def create_app(service: Claw) -> FastAPI:
     async def tools() -> list[dict[str, Any]]:
         return service.registry.specs()
 
+    # Each tool's own typed endpoint first; the generic route below serves any tool by name
+    # (also one registered after the app was built).
+    app.include_router(tools_api.router(service.registry, service.executor, api_caller))
+
     @app.post("/api/tools/{name}")
     async def run_tool(name: str, args: dict[str, Any] = Body(default_factory=dict)) -> dict[str, Any]:
+        """Run any tool by name with its arguments as a JSON object."""
         if service.registry.get(name) is None:
             raise HTTPException(404, f"No tool {name}; GET /api/tools lists them.")
         action = await service.executor.run(name, args, api_caller)

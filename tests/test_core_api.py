@@ -171,3 +171,30 @@ def test_config_errors_name_the_key(claw_home):
     (claw_home / "claw.toml").write_text("")
     with pytest.raises(ConfigError, match="http.token is too short"):
         config_mod.load(claw_home, env={"CLAW_HTTP_TOKEN": "s3cret"})
+
+
+async def test_every_tool_has_a_typed_endpoint_and_the_generic_route_serves_later_ones(api):
+    schema = (await api.get("/openapi.json")).json()
+    turn_on = schema["paths"]["/api/tools/HassTurnOn"]["post"]
+    ref = turn_on["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    arguments = schema["components"]["schemas"][ref]
+    assert {"name", "area", "floor", "domain", "device_class"} <= set(arguments["properties"])
+    assert arguments["additionalProperties"] is False
+    assert "Turns on" in turn_on["description"]
+    assert all(f"/api/tools/{name}" in schema["paths"] for name in api.claw.registry.tools)  # type: ignore[attr-defined]
+
+    r = await api.post("/api/tools/GetLiveContext", json={"domain": "light"})  # one kind is a list of one
+    assert r.status_code == 200 and r.json()["ok"] is False  # no devices in this house
+    r = await api.post("/api/tools/HassTurnOn", json={"nmae": "Desk Lamp"})
+    assert r.status_code == 422 and "nmae" in r.text
+    r = await api.post("/api/tools/forget", json={"fact_id": "5"})  # not a number here either
+    assert r.status_code == 422
+    assert (await api.post("/api/tools/GetDateTime", json={})).json()["ok"] is True
+
+    async def Echo(ctx, text: str) -> str:
+        """Says the text back."""
+        return text
+
+    api.claw.registry.add(Echo)  # type: ignore[attr-defined]
+    r = await api.post("/api/tools/Echo", json={"text": "hi"})
+    assert r.json() == {"tool": "Echo", "args": {"text": "hi"}, "result": "hi", "ok": True}
