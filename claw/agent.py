@@ -1,17 +1,15 @@
 """The agent loop: one message in, one reply out.
 
-Each chat has a lane (its messages are handled in order; different chats run concurrently).
-A turn tries the fast path first, then asks the model, runs the tools it asks for through the
+The caller keeps one chat's messages in order (claw.chats runs each chat as a lane; chats run
+concurrently). A turn tries the fast path first, then asks the model, runs the tools it asks for through the
 executor, and repeats up to a bounded number of iterations.
 """
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 import re
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
@@ -83,30 +81,28 @@ class Agent:
         self.max_iterations = max_iterations
         self.fastpath = fastpath
         self.images_stay_local = images_stay_local  # camera pictures never go to the cloud
-        self._lanes: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.owner_notices: list[str] = []  # told with the owner's next reply
 
     async def handle(self, text: str, caller: Caller, private: bool = False,
                      message_key: str | None = None) -> TurnResult:
-        """Answer one message; messages of one chat are answered in the order they came.
+        """Answer one message (claw.chats calls this from the chat's lane, one at a time).
 
         `message_key` identifies the channel's message, so a turn replayed after a crash does
         not put the message into the history twice."""
-        async with self._lanes[caller.chat_id]:
-            self.store.ensure_chat(caller.chat_id, caller.channel)
-            said = text
-            if PRIVATELY.match(text):
-                text, private = PRIVATELY.sub("", text, count=1), True
-            private = private or self.store.chat_private(caller.chat_id)
-            self.store.add_message(caller.chat_id, "user", said, private, key=message_key)
-            result = await self._turn(text, caller, private)
-            if caller.role == "owner":
-                notices = self.soul.take_notices() + self.owner_notices
-                self.owner_notices = []
-                if notices:
-                    result.reply = "\n\n".join([result.reply, *notices])
-            self.store.add_message(caller.chat_id, "assistant", result.reply, private)
-            return result
+        self.store.ensure_chat(caller.chat_id, caller.channel)
+        said = text
+        if PRIVATELY.match(text):
+            text, private = PRIVATELY.sub("", text, count=1), True
+        private = private or self.store.chat_private(caller.chat_id)
+        self.store.add_message(caller.chat_id, "user", said, private, key=message_key)
+        result = await self._turn(text, caller, private)
+        if caller.role == "owner":
+            notices = self.soul.take_notices() + self.owner_notices
+            self.owner_notices = []
+            if notices:
+                result.reply = "\n\n".join([result.reply, *notices])
+        self.store.add_message(caller.chat_id, "assistant", result.reply, private)
+        return result
 
     async def _turn(self, text: str, caller: Caller, private: bool) -> TurnResult:
         if self.fastpath is not None:
