@@ -16,7 +16,7 @@ from importlib import resources
 from typing import Any, AsyncIterator
 
 import jinja2
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
@@ -125,7 +125,7 @@ def router(service: Claw) -> APIRouter:
         return Response(body, media_type=STATIC[name], headers={"Cache-Control": "no-cache"})
 
     @page.get("/api/events", include_in_schema=False)
-    async def events(request: Request) -> StreamingResponse:
+    async def events() -> StreamingResponse:
         """Server-Sent Events: `entity` (an entity's new state) on every change, `feed` (an alert,
         notice, confirmation request or outcome for the owner)."""
         return StreamingResponse(_stream(), media_type="text/event-stream",

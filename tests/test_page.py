@@ -10,7 +10,9 @@ state-changing routes; logging out ends the session. Screenshots go to /tmp/claw
 from __future__ import annotations
 
 import asyncio
+import html
 import json
+import re
 import shutil
 import tempfile
 import time
@@ -19,11 +21,12 @@ from typing import Any
 
 from playwright.async_api import Page, async_playwright
 
+from claw.page import _templates
 from claw.service import Claw
 from devices.camera import make_driver
 from devices.emulators.camera import CameraEmulator
 from devices.homeassistant import HomeAssistantDriver
-from devices.model import Device
+from devices.model import Device, Entity
 from tests import netns
 from tests.anthropic_standin import AnthropicStandIn, text_reply, tool_reply
 from tests.conftest import make_config, serve
@@ -58,6 +61,11 @@ FOREIGN_PAGE = """<!doctype html><html><body><script>
   await fetch("/report", {method: "POST", body: JSON.stringify(results)});
 })();
 </script></body></html>"""
+
+
+# Controls without an accessible name (aria-label, a <label>, or their own text).
+UNNAMED_CONTROLS = """[...document.querySelectorAll("button, input, select, textarea")].filter((c) =>
+  !(c.getAttribute("aria-label") || (c.labels && c.labels.length) || c.textContent.trim())).map((c) => c.outerHTML)"""
 
 
 async def _until(check, timeout: float = 5.0) -> float:
@@ -112,6 +120,7 @@ async def scenario_page() -> dict[str, Any]:
                 out["after_login_url"] = page.url
                 await page.wait_for_selector("body[data-ready='1']", timeout=10_000)
                 out["live"] = await _text(page, "#live")
+                out["unnamed"] = await page.evaluate(UNNAMED_CONTROLS)
 
                 # -- a tile turns the light on in the emulated bridge
                 switch = page.get_by_role("switch", name="Kitchen Ceiling on or off")
@@ -217,8 +226,9 @@ async def scenario_page() -> dict[str, Any]:
 
                 # -- log out
                 await page.get_by_role("button", name="Log out").click()
-                await page.wait_for_url(base + "/")
+                await page.get_by_text("You are not logged in").wait_for(timeout=3000)  # the same URL
                 out["after_logout"] = await page.locator("body").inner_text()
+                out["after_logout_status"] = (await page.request.get(base + "/api/devices")).status
                 await browser.close()
             await attacker.stop()
             follow.cancel()
@@ -235,6 +245,7 @@ def test_the_page_in_a_real_browser():
     assert out["hint_status"] == 401 and "claw login" in out["hint_text"], shown
     assert "Kitchen" not in out["hint_text"]  # no house data without a session
     assert out["after_login_url"].endswith("/") and out["live"] == "live", shown
+    assert out["unnamed"] == [], shown
     assert out["toggle_s"] < 2 and out["bri"] == round(40 / 100 * 254), shown
     assert out["pushed_s"] < 1.0 and out["same_document"], shown
     assert out["door_before"] == "locked" and out["door_after"] == "unlocked", shown
@@ -249,4 +260,46 @@ def test_the_page_in_a_real_browser():
     assert out["facts"] == ["The bins go out on Tuesday"], shown
     assert out["pair_code"].startswith("Code ") and out["model"] == "Claude", shown
     assert not out["phone_overflow"], shown
-    assert "not logged in" in out["after_logout"], shown
+    assert "not logged in" in out["after_logout"] and out["after_logout_status"] == 401, shown
+
+
+def test_every_tile_control_calls_a_tool_with_arguments_it_takes(claw_home):
+    """Each domain's control names a registered tool and arguments its schema accepts."""
+    service = Claw(make_config(claw_home))
+    kinds = [
+        Entity("light.desk", "Desk", area="Study", state="on", attributes={"brightness": 128},
+               services={"turn_on", "turn_off"}),
+        Entity("media_player.study", "Study Speaker", area="Study", state="playing",
+               attributes={"volume_level": 0.3},
+               services={"media_play", "media_pause", "media_next_track", "media_previous_track", "volume_set"}),
+        Entity("climate.hall", "Hall", state="heat", attributes={"temperature": 20, "min_temp": 7, "max_temp": 30},
+               services={"set_temperature"}),
+        Entity("cover.blind", "Blind", area="Study", state="open", device_class="blind",
+               attributes={"current_position": 60}, services={"open_cover", "close_cover", "set_cover_position"}),
+        Entity("lock.door", "Door", state="locked", services={"lock", "unlock"}),
+        Entity("alarm_control_panel.home", "Alarm", state="disarmed", services={"alarm_arm_away", "alarm_disarm"}),
+        Entity("vacuum.robot", "Robot", state="docked", services={"start", "return_to_base"}),
+        Entity("switch.fan", "Fan", state="off", services={"turn_on", "turn_off"}),
+        Entity("camera.drive", "Drive", state="idle", services={"snapshot"}),
+    ]
+    tile = _templates.get_template("tile.html").module.tile
+    calls = []
+    for e in kinds:
+        markup = str(tile(e))
+        found = [(m["tool"], json.loads(html.unescape(m["args"])), m["value"])
+                 for m in re.finditer(r'data-tool="(?P<tool>\w+)"(?:\s+data-value="(?P<value>\w+)")?\s+'
+                                      r"data-args='(?P<args>[^']*)'", markup)]
+        found += [(c["tool"], c["args"], None) for key in ("on", "off")
+                  for c in [json.loads(html.unescape(m)) for m in re.findall(rf"data-{key}='([^']*)'", markup)]]
+        assert found or e.domain == "camera", e.entity_id
+        calls += [(e, *call) for call in found]
+    for e, tool, args, value in calls:
+        spec = service.registry.get(tool)
+        assert spec is not None, tool
+        if value:
+            args = {**args, value: 50}
+        service.registry.validate(spec, args)  # raises ToolError naming a wrong argument
+    assert {tool for _, tool, _, _ in calls} >= {
+        "HassTurnOn", "HassTurnOff", "HassLightSet", "HassSetVolume", "HassMediaPause", "HassMediaUnpause",
+        "HassMediaNext", "HassMediaPrevious", "HassClimateSetTemperature", "HassSetPosition",
+        "HassVacuumStart", "HassVacuumReturnToBase"}
