@@ -65,7 +65,7 @@ def summary(e: Entity) -> str:
     if a.get("current_temperature") is not None:
         bits.append(f"now {a['current_temperature']}°")
     if e.domain == "cover" and a.get("current_position") is not None:
-        bits.append(f"{a['current_position']}% open")
+        bits.append(f"at {a['current_position']}%")
     return ", ".join(bits)
 
 

@@ -73,7 +73,9 @@ function onHouseChange(event) {
   }
 }
 
+// As tile.html: which tiles are not highlighted.
 const OFF_STATES = ["off", "closed", "locked", "paused", "idle", "standby"];
+const NEUTRAL_DOMAINS = ["sensor", "camera"];
 
 function controlValue(input, e) {
   const a = e.attributes;
@@ -91,7 +93,7 @@ function showEntity(e) {
     return;
   }
   $(".state", tile).textContent = e.summary;
-  tile.classList.toggle("off", OFF_STATES.includes(e.state));
+  tile.classList.toggle("off", OFF_STATES.includes(e.state) || NEUTRAL_DOMAINS.includes(e.domain));
   tile.classList.toggle("gone", e.state === "unavailable");
   const sw = $("[data-kind=switch]", tile);
   if (sw) sw.setAttribute("aria-checked", String(e.state === "on"));
