@@ -13,6 +13,7 @@ agent.confirm_timeout for the answer.
 from __future__ import annotations
 
 import base64
+import logging
 from typing import TYPE_CHECKING, Any
 
 from mcp.server.mcpserver import MCPServer
@@ -64,9 +65,13 @@ def offered(tools: list[ClawTool]) -> list[ClawTool]:
 
 def build(service: Claw) -> MCPServer:
     timeout = service.config.agent.confirm_timeout
+    # WARNING: the SDK would otherwise configure the root logger at INFO when nothing else has
+    # yet, and a stateless transport logs a line per request.
     server = MCPServer(
         "Claw", version=claw.__version__, instructions=RULES.format(timeout=timeout),
-        tools=[_tool(service, t) for t in offered(list(service.registry.tools.values()))])
+        tools=[_tool(service, t) for t in offered(list(service.registry.tools.values()))],
+        log_level="WARNING")
+    logging.getLogger("mcp.server.streamable_http").setLevel(logging.WARNING)
 
     @server.prompt(name="Assist", description="The house: its devices by area, and the rules for "
                                               "controlling it.")
