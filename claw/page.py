@@ -29,7 +29,7 @@ HISTORY = 20  # messages of it shown when the page opens
 KEEPALIVE = 15.0  # seconds between SSE comments, so a dead connection is noticed and closed
 QUEUE_LIMIT = 1000  # events a slow page may fall behind before its stream is closed (it reconnects)
 STATIC = {"page.js": "text/javascript", "page.css": "text/css"}
-FEED_KINDS = ("alert", "notice")
+FEED_KINDS = ("alert", "alert_undelivered", "notice")  # events the page lists when it opens
 
 _templates = jinja2.Environment(
     loader=jinja2.PackageLoader("claw", "web/templates"),

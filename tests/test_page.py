@@ -114,6 +114,9 @@ async def scenario_page() -> dict[str, Any]:
                 out["hint_text"] = await page.locator("body").inner_text()
                 await page.screenshot(path=str(SHOTS / "claw-page-hint.png"))
 
+                # -- told while no page was open: listed when it opens
+                await service.notify("I found a new Hue light while you were away.")
+
                 # -- log in with the one-time link
                 link = service.login_link()
                 await page.goto(base + "/login" + link.split("/login", 1)[1])
@@ -121,6 +124,9 @@ async def scenario_page() -> dict[str, Any]:
                 await page.wait_for_selector("body[data-ready='1']", timeout=10_000)
                 out["live"] = await _text(page, "#live")
                 out["unnamed"] = await page.evaluate(UNNAMED_CONTROLS)
+                out["feed_on_open"] = await _text(page, "#feed")
+                await service.notify("The Deck Strip stopped answering.")
+                await page.wait_for_selector("#feed li:has-text('Deck Strip stopped')", timeout=1000)
 
                 # -- a tile turns the light on in the emulated bridge
                 switch = page.get_by_role("switch", name="Kitchen Ceiling on or off")
@@ -245,7 +251,7 @@ def test_the_page_in_a_real_browser():
     assert out["hint_status"] == 401 and "claw login" in out["hint_text"], shown
     assert "Kitchen" not in out["hint_text"]  # no house data without a session
     assert out["after_login_url"].endswith("/") and out["live"] == "live", shown
-    assert out["unnamed"] == [], shown
+    assert out["unnamed"] == [] and "new Hue light" in out["feed_on_open"], shown
     assert out["toggle_s"] < 2 and out["bri"] == round(40 / 100 * 254), shown
     assert out["pushed_s"] < 1.0 and out["same_document"], shown
     assert out["door_before"] == "locked" and out["door_after"] == "unlocked", shown
