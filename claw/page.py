@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from claw.service import Claw
 from claw.soul import SoulError
 from devices.model import DeviceError, Entity
+from messaging.outbox import OutItem
 
 PAGE_CHAT = "page"  # the owner's conversation on the page: one, whichever browser shows it
 HISTORY = 20  # messages of it shown when the page opens
@@ -85,7 +86,7 @@ def house(service: Claw) -> list[tuple[str, list[tuple[str, list[Entity]]]]]:
     return [(floor, list(areas.items())) for floor, areas in floors.items()]
 
 
-def _feed_item(item: Any) -> dict[str, Any]:
+def _feed_item(item: OutItem) -> dict[str, Any]:
     """An outbox item for the web channel as the page shows it."""
     photo = f"data:image/jpeg;base64,{base64.b64encode(item.photo).decode()}" if item.photo else None
     return {"key": item.key, "kind": item.kind, "text": item.text, "chat_id": item.chat_id,
@@ -105,12 +106,12 @@ def router(service: Claw) -> APIRouter:
 
     @page.get("/", include_in_schema=False)
     async def index() -> HTMLResponse:
-        health = service.router
+        models = service.router
         return HTMLResponse(render(
             "index.html", house=house(service), areas=sorted(home.areas), devices=_devices(),
             entities=home.entities, history=service.store.recent_messages(f"web:{PAGE_CHAT}", limit=HISTORY),
-            feed=_recent_feed(), cloud=health.cloud is not None, local=health.local is not None,
-            cloud_skipped=health.cloud_skipped()))
+            feed=_recent_feed(), cloud=models.cloud is not None, local=models.local is not None,
+            cloud_skipped=models.cloud_skipped()))
 
     @page.get("/page/house", include_in_schema=False)
     async def house_fragment() -> HTMLResponse:

@@ -181,11 +181,15 @@ async def scenario_page() -> dict[str, Any]:
                 out["soul_reply"] = await _text(page, "#messages li.claw:last-child .reply")
                 out["soul_in_prompt"] = [SOUL.strip() in json.dumps(r.get("system", ""))
                                          for r in standin.requests[asked:]]
-                versions = len(service.store.soul_versions())
                 await page.get_by_role("button", name="Diff version 1").click()
                 await page.wait_for_selector("#soul-diff:not([hidden])")
                 out["diff"] = await _text(page, "#soul-diff")
                 await page.screenshot(path=str(SHOTS / "claw-page-soul.png"), full_page=True)
+                await page.get_by_role("button", name="Restore version 1").click()
+                await page.wait_for_selector("#soul-result:has-text('Version 1 is live again')", timeout=3000)
+                out["restored"] = service.soul.text() == service.store.soul_versions()[0]["text"]
+                versions = len(service.store.soul_versions())
+                out["versions"] = versions
 
                 # -- the camera's picture, a rename from what discovery found, facts, pairing
                 picture = page.get_by_role("img", name="Latest picture from Driveway Camera")
@@ -258,6 +262,7 @@ def test_the_page_in_a_real_browser():
     assert "unlocked" in out["chat_reply"] and "HassTurnOff" in out["chat_reply"], shown
     assert out["soul_in_prompt"] and all(out["soul_in_prompt"]), shown
     assert "PINEAPPLE" in out["soul_reply"] and "+You are Claw" in out["diff"], shown
+    assert out["restored"] and out["versions"] == 3, shown
     for name, result in out["foreign"].items():
         assert result.startswith(("blocked", "opaque")), (name, result)
     assert out["versions_unchanged"] and out["chats_unchanged"], shown
