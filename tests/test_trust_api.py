@@ -4,6 +4,7 @@ every kind gets a clear 4xx and loses nothing."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import os
@@ -231,11 +232,11 @@ async def test_bad_input_on_every_endpoint_gets_a_clear_4xx_and_loses_nothing(cl
         service.store.remember("The safe code is 4321")
         soul = service.soul.text()
         paths = (await api.get("/openapi.json")).json()["paths"]
-        values = {"entity_id": "light.desk_lamp", "name": "HassTurnOn", "fact_id": "999",
-                  "request_id": "abc", "person_id": "telegram:1"}
+        values = collections.defaultdict(lambda: "1", entity_id="light.desk_lamp", name="HassTurnOn",
+                                         fact_id="999", request_id="abc", person_id="telegram:1")
         tried = 0
         for path, methods in paths.items():
-            url = path.format(**values)
+            url = path.format_map(values)
             for method in methods:
                 for body in BAD_BODIES:
                     r = await api.request(method, url, content=body.encode("utf-8", "surrogatepass"),
