@@ -168,6 +168,14 @@ async def scenario_page() -> dict[str, Any]:
                     "document.querySelector(\".tile[data-entity='lock.front_door'] .state\")"
                     ".textContent.includes('unlocked')", timeout=3000)
 
+                # -- another caller's security action (over REST) is denied on the page
+                garage = asyncio.create_task(api.post("/api/tools/HassTurnOn", json={"name": "Garage Door"}))
+                deny = page.get_by_role("button", name="Deny: Open the Garage Door")
+                await deny.wait_for(timeout=3000)  # pushed by the feed: the page asked nothing
+                await deny.click()
+                out["garage_action"] = (await garage).json()
+                out["garage"] = small.ha.states["cover.garage_door"]["state"]
+
                 # -- edit soul.md on the page; the next turn is told it
                 await page.get_by_label("The persona Claw follows").fill(SOUL)
                 await page.get_by_role("button", name="Save soul.md").click()
@@ -260,6 +268,7 @@ def test_the_page_in_a_real_browser():
     assert out["pushed_s"] < 1.0 and out["same_document"], shown
     assert out["door_before"] == "locked" and out["door_after"] == "unlocked", shown
     assert "unlocked" in out["chat_reply"] and "HassTurnOff" in out["chat_reply"], shown
+    assert out["garage"] == "closed" and not out["garage_action"]["ok"], shown
     assert out["soul_in_prompt"] and all(out["soul_in_prompt"]), shown
     assert "PINEAPPLE" in out["soul_reply"] and "+You are Claw" in out["diff"], shown
     assert out["restored"] and out["versions"] == 3, shown

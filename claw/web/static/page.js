@@ -4,7 +4,6 @@
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
-const CONFIRM_HINT_MS = 500; // a request still open by then may be waiting for a confirmation
 
 async function api(method, path, body) {
   const init = {method, headers: {"Accept": "application/json"}};
@@ -16,12 +15,6 @@ async function api(method, path, body) {
   const data = (r.headers.get("content-type") || "").startsWith("application/json") ? await r.json() : {};
   if (!r.ok) throw new Error(typeof data.detail === "string" ? data.detail : `${r.status} ${r.statusText}`);
   return data;
-}
-
-// A request that may wait for the owner: look at the confirmations once if it is still open.
-async function patient(promise) {
-  const hint = setTimeout(loadPending, CONFIRM_HINT_MS);
-  try { return await promise; } finally { clearTimeout(hint); }
 }
 
 function el(tag, attrs = {}, ...children) {
@@ -41,7 +34,7 @@ async function runTool(tile, tool, args) {
   const out = $(".result", tile);
   out.textContent = tile.querySelector(".lock") ? "Asking the owner to confirm…" : "…";
   try {
-    const action = await patient(api("POST", `/api/tools/${tool}`, args));
+    const action = await api("POST", `/api/tools/${tool}`, args);
     out.textContent = action.ok ? "" : action.result.replace(/^Error: /, "");
   } catch (e) { out.textContent = e.message; }
 }
@@ -183,7 +176,7 @@ async function say(event) {
   log.append(waiting);
   waiting.scrollIntoView({block: "nearest"});
   try {
-    const turn = await patient(api("POST", "/api/page/chat", {text, room: $("#room").value || null}));
+    const turn = await api("POST", "/api/page/chat", {text, room: $("#room").value || null});
     waiting.replaceWith(el("li", {class: "claw"},
       el("p", {class: "reply"}, turn.reply),
       turn.actions.length ? el("ul", {class: "actions", "aria-label": "Actions taken"},
