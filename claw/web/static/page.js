@@ -113,8 +113,8 @@ function loadCamera(img) {
 }
 
 // -- live events -----------------------------------------------------------------------------
-// Resolves once the stream is open and the house is laid out again from then on (every
-// (re)connect: what changed before the stream was listening is caught up that way).
+// Resolves once the stream is open and the house and the confirmations are read again from
+// then on (every (re)connect: what changed before the stream was listening is caught up).
 function listen() {
   const live = $("#live");
   const events = new EventSource("/api/events");
@@ -122,7 +122,7 @@ function listen() {
     events.addEventListener("open", () => {
       live.textContent = "live";
       live.classList.add("on");
-      reloadHouse(0).then(ready);
+      Promise.all([reloadHouse(0), loadPending()]).then(ready);
     });
     events.addEventListener("error", () => { live.textContent = "reconnecting"; live.classList.remove("on"); });
     events.addEventListener("entity", (m) => showEntity(JSON.parse(m.data)));
@@ -286,6 +286,6 @@ document.addEventListener("DOMContentLoaded", () => {
   const room = $("#room");
   room.value = localStorage.getItem("claw-room") || "";
   room.addEventListener("change", () => localStorage.setItem("claw-room", room.value));
-  Promise.all([listen(), loadPending(), loadSoul(), loadFacts()])
+  Promise.all([listen(), loadSoul(), loadFacts()])
     .then(() => { document.body.dataset.ready = "1"; });
 });
