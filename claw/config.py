@@ -78,6 +78,8 @@ class DiscoveryConfig:
     enabled: bool = True
     interfaces: list[str] = field(default_factory=lambda: ["all"])
     ssdp_interval: float = bounded(30.0, 1, 86_400)
+    # Set by `claw demo`: adopt only the emulated house with this id (devices/emulators/house.py).
+    demo_house: str = ""
 
 
 @dataclass

@@ -9,12 +9,12 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
-from claw import terminal
+from claw import startup, terminal
 from claw.api import create_app
-from claw.config import Config
+from claw.config import TOKEN_FILE, Config
 from claw.service import Claw
 from devices import homefile
-from devices.emulators.house import DEMO_HOME, EmulatedHouse
+from devices.emulators.house import DEMO_HOME, EmulatedHouse, HouseError
 from messaging.feeds import Subscription
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,11 @@ def run_demo(config: Config, home_file: Path | None, chat: bool) -> int:
     except homefile.HomeFileError as e:
         print(f"claw: {e}", file=sys.stderr)
         return 2
-    return asyncio.run(_demo(config, spec, chat))
+    try:
+        return asyncio.run(_demo(config, spec, chat))
+    except KeyboardInterrupt:  # Ctrl-C: _demo has stopped the house and the service already
+        print("\nclaw: demo stopped", file=sys.stderr)
+        return 0
 
 
 def demo_service(config: Config, house: EmulatedHouse) -> Claw:
@@ -62,23 +66,37 @@ def demo_app(service: Claw, house: EmulatedHouse) -> FastAPI:
 
 
 async def _demo(config: Config, spec: homefile.HomeSpec, chat: bool) -> int:
-    house = EmulatedHouse(spec, "127.0.0.1")
-    await house.start()
+    try:
+        api = startup.api_socket(config)
+        house = EmulatedHouse(spec, "127.0.0.1")
+    except (startup.StartError, HouseError) as e:
+        print(f"claw: {e}", file=sys.stderr)
+        return 1
+    try:
+        await house.start()
+    except HouseError as e:
+        print(f"claw: {e}", file=sys.stderr)
+        await house.stop()
+        api.close()
+        return 1
+    config.discovery.demo_house = house.house_id  # this house only, not another demo's
     service = demo_service(config, house)
     app = demo_app(service, house)
-    server = uvicorn.Server(uvicorn.Config(app, host=config.http.host, port=config.http.port,
-                                           log_level="warning"))
-    serving = asyncio.create_task(server.serve())
+    # log_config=None: uvicorn's lines go to the demo's log file too, not into the chat.
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", log_config=None))
+    serving = asyncio.create_task(server.serve(sockets=[api]))
+    log_file = config.home / startup.LOG_FILE
     try:
         while not server.started:
             if serving.done():
-                print(f"claw: could not start the API on {config.http.host}:{config.http.port} "
-                      "(is another Claw running? set CLAW_HTTP_PORT)", file=sys.stderr)
+                print(f"claw: the service did not start; {log_file} says why", file=sys.stderr)
                 return 1
             await asyncio.sleep(0.05)
-        print(f"Demo house '{spec.name}' is up; Claw's API is on "
-              f"http://{config.http.host}:{config.http.port}. Docs in a browser on this machine "
-              f"(the link works once, for 10 minutes): {service.login_link()}")
+        print(f"Demo house '{spec.name}' is up, on loopback only.")
+        # The demo's data is CLAW_HOME/demo; the owner's token is CLAW_HOME's own.
+        for line in startup.summary(config, service.login_link(), config.home.parent / TOKEN_FILE):
+            print(line)
+        print(f"Logs:      {log_file}")
         await _settle(service, len(spec.entities))
         if chat:
             await _chat(service)

@@ -62,7 +62,7 @@ class House:
     def __init__(self, home: Home, store: Store, notify: Notify, interfaces: list[str] | str,
                  ssdp_interval: float = 30.0, poll_interval: float = 5.0,
                  ha_token: str = "", pair_retry: float = PAIR_RETRY, ha_url: str = "",
-                 ha_ca_file: str = ""):
+                 ha_ca_file: str = "", demo_house: str = ""):
         self.home = home
         self.store = store
         self.notify = notify
@@ -73,7 +73,8 @@ class House:
         self.ha_url = ha_url.rstrip("/")
         self.ha_ca_file = ha_ca_file
         ifaces: Any = "all" if interfaces in ("all", ["all"]) else list(interfaces)
-        self.discovery = Discovery(ifaces, self._found, self._lost, ssdp_interval=ssdp_interval)
+        self.discovery = Discovery(ifaces, self._found, self._lost, ssdp_interval=ssdp_interval,
+                                   house=demo_house)
         self._batch: list[tuple[Device, int]] = []
         self._announce: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -136,6 +137,8 @@ class House:
         if device.family == "wled":
             return wled.make_driver(device, area=area)
         if device.family == "camera":
+            # Named in its TXT: the mDNS instance name may carry a " (2)" after a name clash.
+            device.name = props.get("name") or device.name
             return camera.make_driver(device, area=area)
         if device.family == "home_assistant":
             return self._home_assistant(device, props)

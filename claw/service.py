@@ -70,7 +70,8 @@ class Claw:
         self.house = House(self.home, self.store, self.notify, config.discovery.interfaces,
                            ssdp_interval=config.discovery.ssdp_interval,
                            ha_token=config.home_assistant.token, ha_url=config.home_assistant.url,
-                           ha_ca_file=config.home_assistant.ca_file)
+                           ha_ca_file=config.home_assistant.ca_file,
+                           demo_house=config.discovery.demo_house)
         house_tools.register(self.registry, self.house)
         self.alerts = Alerts(self.store, self.home, self.reach, self.router, self.soul,
                              config.alerts.quiet_hours, config.alerts.camera_interval)

@@ -82,10 +82,11 @@ class Advertiser:
             type_, full, port=port, properties=properties or {},
             server=f"claw-{host.replace('.', '-')}.local.", parsed_addresses=[host])
         # Returns once probing is done (~1.2 s) and the name is ours; from then on it answers
-        # queries, while the unsolicited announcements go on in the background.
-        await self._zc.async_register_service(info)
-        self._mdns[full] = info
-        return full
+        # queries, while the unsolicited announcements go on in the background. A name another
+        # responder holds (a second demo house on this host) becomes "name (2)", as RFC 6762 says.
+        await self._zc.async_register_service(info, allow_name_change=True)
+        self._mdns[info.name] = info
+        return info.name
 
     async def add_ssdp(
         self, st: str, usn: str, location: str, extra_headers: dict[str, str] | None = None,

@@ -37,6 +37,10 @@ RESOLVE_RETRY_MAX = 30.0  # seconds between tries to resolve a service that did 
 # other program's, so the answer was lost, and a resolve that ran out of time was never retried.
 QUESTION = DNSQuestionType.QM
 LOST_AFTER_INTERVALS = 3
+# An emulated house (`claw demo`) marks its devices with its id, in TXT and in an SSDP header,
+# so that a Claw told that id adopts only its own house, not another demo's on the same host.
+HOUSE_TXT = "claw_house"
+HOUSE_HEADER = "X-Claw-House"
 
 
 @dataclass
@@ -162,8 +166,10 @@ class Discovery:
         on_found: OnFound,
         on_lost: OnLost,
         ssdp_interval: float = 30,
+        house: str = "",
     ) -> None:
         self.interfaces = interfaces
+        self.house = house  # "": every device; else only those of the emulated house with this id
         self.on_found = on_found
         self.on_lost = on_lost
         self.ssdp_interval = ssdp_interval
@@ -302,6 +308,8 @@ class Discovery:
             await asyncio.sleep(wait)
             wait = min(wait * 2, RESOLVE_RETRY_MAX)
         props = {k: v or "" for k, v in info.decoded_properties.items()}
+        if self.house and props.get(HOUSE_TXT) != self.house:
+            return
         entry = manifest.match_mdns_entry(type_, name, props)
         hosts = info.parsed_addresses(IPVersion.V4Only) or info.parsed_addresses()
         if entry is None or not hosts or info.port is None:
@@ -347,7 +355,7 @@ class Discovery:
 
     async def _ssdp_seen(self, headers: dict[str, str], usn: str) -> None:
         family = manifest.match_ssdp(headers)
-        if family is None:
+        if family is None or (self.house and headers.get(HOUSE_HEADER.lower()) != self.house):
             return
         location = urlsplit(headers["location"])
         if not location.hostname:

@@ -1,16 +1,25 @@
 """An emulated house built from a home file: each entity served by the emulator of its family,
 each emulator advertised over mDNS (and SSDP for Sonos) on one interface, so Claw finds the
 house the same way it finds a real one.
+
+Every house has an id of its own, carried by each of its adverts (devices.discovery.HOUSE_TXT,
+HOUSE_HEADER): a Claw given that id adopts this house only, so two demos on one host never see
+or drive each other's devices. Sonos speakers need port 1400 on an address each, so a house takes
+the first loopback addresses from 127.0.0.30 up that nothing else holds.
 """
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
+import secrets
+import socket
 from pathlib import Path
 from typing import Any
 
 from devices import homefile
 from devices.advertise import Advertiser
+from devices.discovery import HOUSE_HEADER, HOUSE_TXT
 from devices.emulators.camera import CameraEmulator
 from devices.emulators.homeassistant import HomeAssistantEmulator
 from devices.emulators.hue import CT_RANGE, EmulatedLight, HueBridgeEmulator
@@ -23,12 +32,41 @@ DEMO_HOME = Path(__file__).resolve().parent.parent / "homes" / "demo.yaml"
 HA_TOKEN = "claw-demo-home-assistant-token-not-a-secret"
 WLED_COLOR = [255, 160, 0]  # the colour a WLED strip starts with
 SONOS_FIRST_HOST = 30  # speakers on 127.0.0.30, .31, ...: soco talks to one device per address
+SONOS_PORT = 1400  # soco always connects there
+
+
+class HouseError(Exception):
+    """The house cannot start here; the message says why and what to do."""
+
+
+def free_sonos_hosts(count: int) -> list[str]:
+    """`count` loopback addresses whose port 1400 nothing holds now (another demo's speakers)."""
+    hosts = []
+    for last in range(SONOS_FIRST_HOST, 255):
+        if len(hosts) == count:
+            break
+        host = f"127.0.0.{last}"
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds
+            try:
+                probe.bind((host, SONOS_PORT))
+            except OSError as e:
+                if e.errno != errno.EADDRINUSE:
+                    raise
+                continue
+        hosts.append(host)
+    if len(hosts) < count:
+        raise HouseError(f"only {len(hosts)} of the loopback addresses 127.0.0.{SONOS_FIRST_HOST}-254 "
+                         f"have port {SONOS_PORT} free, and this house has {count} Sonos speakers: "
+                         "stop another `claw demo`, or use a home file with fewer speakers")
+    return hosts
 
 
 class EmulatedHouse:
     def __init__(self, spec: HomeSpec, interface: str = "127.0.0.1"):
         self.spec = spec
         self.interface = interface
+        self.house_id = secrets.token_hex(6)
         self.advertiser = Advertiser(interface)
         self.hue = HueBridgeEmulator(interface, name=f"{spec.name} Hue Bridge")
         self.ha = HomeAssistantEmulator(interface, token=HA_TOKEN)
@@ -48,17 +86,17 @@ class EmulatedHouse:
         return HA_TOKEN
 
     def _build(self) -> None:
-        sonos_host = SONOS_FIRST_HOST
+        speakers = [e for e in self.spec.entities if e.via == "sonos"]
+        if len(speakers) > 255 - SONOS_FIRST_HOST:
+            raise homefile.HomeFileError(f"too many Sonos speakers (at most {255 - SONOS_FIRST_HOST})")
+        sonos_hosts = iter(free_sonos_hosts(len(speakers)))
         for e in self.spec.entities:
             if e.via == "hue":
                 self._hue_lights[e.entity_id] = self.hue.add_light(e.name, e.area or "Home")
             elif e.via == "sonos":
-                if sonos_host > 254:
-                    raise homefile.HomeFileError("too many Sonos speakers (at most 225)")
                 self.sonos[e.entity_id] = SonosEmulator(
-                    f"127.0.0.{sonos_host}", e.area or e.name,
-                    household=f"Sonos_{homefile.slug(self.spec.name)}")
-                sonos_host += 1
+                    next(sonos_hosts), e.area or e.name,
+                    household=f"Sonos_{homefile.slug(self.spec.name)}_{self.house_id}")
             elif e.via == "shelly":
                 self.shelly[e.entity_id] = ShellyEmulator(
                     self.interface, name=e.name, kind="cover" if e.domain == "cover" else "switch",
@@ -75,7 +113,9 @@ class EmulatedHouse:
             _RESET[e.via](self, e)
 
     async def start(self) -> None:
+        """Start and advertise every emulator; HouseError if a Sonos address was taken meanwhile."""
         await self.advertiser.start()
+        ours = {HOUSE_TXT: self.house_id}
         # mDNS registration probes for about a second each, so the devices register in parallel.
         adverts = []
         if self._hue_lights:
@@ -83,33 +123,38 @@ class EmulatedHouse:
             self.hue.press_link_button()  # as the owner would when Claw asks
             adverts.append(self.advertiser.add_mdns(
                 "_hue._tcp.local.", self.hue.name, self.interface, self.hue.port,
-                {"bridgeid": self.hue.bridge_id.lower(), "modelid": "BSB002"}))
+                {"bridgeid": self.hue.bridge_id.lower(), "modelid": "BSB002", **ours}))
         if any(e.via == "homeassistant" for e in self.spec.entities):
             await self.ha.start()
             uuid = hashlib.sha1(self.spec.name.encode()).hexdigest()
             adverts.append(self.advertiser.add_mdns(
                 "_home-assistant._tcp.local.", self.spec.name, self.interface, self.ha.port,
-                {"uuid": uuid, "version": "2026.11.0", "base_url": self.ha.url}))
+                {"uuid": uuid, "version": "2026.11.0", "base_url": self.ha.url, **ours}))
         for emu in self.sonos.values():
             # SSDP only: a real speaker's mDNS and SSDP ports differ, which would list it twice.
-            await emu.start()
+            try:
+                await emu.start()
+            except OSError as e:  # taken since free_sonos_hosts looked (two demos starting at once)
+                raise HouseError(f"can't serve the {emu.room} speaker on {emu.host}:{emu.port} "
+                                 f"({e.strerror}); start the demo again") from None
             await self.advertiser.add_ssdp(ZONEPLAYER, emu.ssdp_usn, emu.description_url,
-                                           emu.ssdp_headers)
+                                           {**emu.ssdp_headers, HOUSE_HEADER: self.house_id})
         for entity_id, emu in self.shelly.items():
             await emu.start()
             adverts.append(self.advertiser.add_mdns(
                 "_shelly._tcp.local.", emu.device_id, self.interface, emu.port,
-                {"id": emu.device_id, "gen": "2", "app": emu.app, "area": self._area(entity_id)}))
+                {"id": emu.device_id, "gen": "2", "app": emu.app, "area": self._area(entity_id), **ours}))
         for entity_id, emu in self.wled.items():
             await emu.start()
             adverts.append(self.advertiser.add_mdns(
                 "_wled._tcp.local.", emu.name, self.interface, emu.port,
-                {"mac": emu.mac, "area": self._area(entity_id)}))
+                {"mac": emu.mac, "area": self._area(entity_id), **ours}))
         for entity_id, emu in self.cameras.items():
             await emu.start()
             adverts.append(self.advertiser.add_mdns(
                 "_claw-camera._tcp.local.", emu.name, self.interface, emu.port,
-                {"id": hashlib.sha1(emu.name.encode()).hexdigest()[:12], "area": self._area(entity_id)}))
+                {"id": hashlib.sha1(emu.name.encode()).hexdigest()[:12], "area": self._area(entity_id),
+                 "name": emu.name, **ours}))
         await asyncio.gather(*adverts)
 
     def _area(self, entity_id: str) -> str:
