@@ -27,7 +27,7 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-const clock = (t) => new Date(t * 1000).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit", hourCycle: "h23"})  // as the server writes times;
+const clock = (t) => new Date(t * 1000).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit", hourCycle: "h23"});  // as the server writes times
 
 // -- the house -------------------------------------------------------------------------------
 async function runTool(tile, tool, args) {
