@@ -106,7 +106,7 @@ def _telegram(config: Config) -> Check:
                      "export TELEGRAM_BOT_TOKEN=... from @BotFather to chat from your phone")
     root = (config.telegram.base_url or "https://api.telegram.org").rstrip("/")
     try:
-        r = httpx.get(f"{root}/bot{config.telegram.token}/getMe", timeout=TIMEOUT)
+        r = httpx.post(f"{root}/bot{config.telegram.token}/getMe", timeout=TIMEOUT)
     except httpx.HTTPError as e:
         return Check("telegram", "fix", f"Telegram's Bot API at {root} is unreachable ({type(e).__name__})",
                      "check the network, or TELEGRAM_BASE_URL")
