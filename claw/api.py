@@ -27,6 +27,9 @@ class ChatRequest(BaseModel):
     chat_id: str = Field(default="api", min_length=1, max_length=200)
     private: bool = False
     area: str | None = Field(default=None, max_length=200, description="The room the speaker is in")
+    channel: Literal["api", "terminal"] = Field(
+        default="api", description="terminal: a terminal chat (`claw chat`), whose replies, alerts and "
+                                   "notices also go to GET /api/feed/terminal")
 
 
 class SoulBody(BaseModel):
@@ -102,7 +105,7 @@ def create_app(service: Claw) -> FastAPI:
     @app.post("/api/chat")
     async def chat(body: ChatRequest) -> dict[str, Any]:
         """One message to the house, answered on the same path as every other channel."""
-        result = await service.channels.converse("api", body.chat_id, body.text,
+        result = await service.channels.converse(body.channel, body.chat_id, body.text,
                                                  area=body.area, private=body.private)
         return result.as_dict()
 

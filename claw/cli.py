@@ -235,7 +235,8 @@ def talk(client: httpx.Client, chat_id: str) -> int:
                 continue
             if not text:
                 continue
-            turn = pool.submit(client.post, "/api/chat", json={"text": text, "chat_id": chat_id})
+            turn = pool.submit(client.post, "/api/chat",
+                               json={"text": text, "chat_id": chat_id, "channel": "terminal"})
             while not turn.done():
                 if (request := asks.next()) is not None:
                     confirm_here(side, request, _line())

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import io
 import json
+import os
 import sys
 from pathlib import Path
 from typing import AsyncIterator
@@ -151,3 +152,27 @@ async def test_the_demo_terminal_chats_confirms_at_the_prompt_and_starts_over(cl
         assert small.ha.states["lock.front_door"]["state"] == "unlocked"
         chats = {row["chat_id"] for row in service.store.db["inbox"].rows}
         assert len(chats) == 2 and all(c.startswith("terminal-") for c in chats)  # /new: a new chat
+
+
+async def test_claw_chat_sessions_get_notices_live_and_each_has_its_own_chat(claw_home):
+    async with house(claw_home) as (api, small, service):
+        env = {**os.environ, "CLAW_HTTP_PORT": str(api.base_url.port), "PYTHONPATH": str(Path.cwd())}
+        env.pop("CLAW_HOME", None)
+        chats = [await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "claw.cli", "--data-dir", str(claw_home), "chat",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env=env) for _ in range(2)]
+        for chat in chats:  # the first prompt comes once the terminal's feed is live
+            seen = b""
+            while b"you> " not in seen:
+                seen += await asyncio.wait_for(chat.stdout.read(100), 30)
+        await service.notify("The garage door has been open for 10 minutes.")
+        outs = await asyncio.gather(*(asyncio.wait_for(chat.communicate(
+            b"turn on the desk lamp\n/help\n"), 60) for chat in chats))
+        for out, err in outs:
+            text = out.decode()
+            assert text.count("claw> The garage door has been open for 10 minutes.") == 1, (text, err)
+            assert "Without a model" in text
+        assert small.light("Desk Lamp").on
+        ids = {(row["channel"], row["chat_id"]) for row in service.store.db["inbox"].rows}
+        assert len(ids) == 2 and all(c == "terminal" and i.startswith("terminal-") for c, i in ids)
