@@ -4,9 +4,11 @@ claw.guard checks the caller before any of them runs."""
 from __future__ import annotations
 
 import json
+import socket
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, AsyncIterator, Literal
 
+import uvicorn
 from fastapi import Body, FastAPI, HTTPException, Path, Request
 from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from fastapi_offline import FastAPIOffline
@@ -41,6 +43,19 @@ class EntityUpdate(BaseModel):
     area: str | None = None
     aliases: list[str] | None = None
     tier: str | None = None
+
+
+class ApiServer(uvicorn.Server):
+    """uvicorn waits for every open response before it stops, and an event stream (the page,
+    `claw chat`) never ends on its own: end the live feeds first, so Ctrl-C stops at once."""
+
+    def __init__(self, service: Claw, config: uvicorn.Config):
+        super().__init__(config)
+        self.service = service
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.service.feeds.end()
+        await super().shutdown(sockets)
 
 
 def create_app(service: Claw) -> FastAPI:

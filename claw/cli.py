@@ -116,7 +116,7 @@ def _command(args: argparse.Namespace, config: Config) -> int:
 def run(config: Config) -> int:
     import uvicorn
 
-    from claw.api import create_app
+    from claw.api import ApiServer, create_app
     from claw.service import Claw
 
     try:
@@ -130,7 +130,7 @@ def run(config: Config) -> int:
         print(line)
     print("Devices are logged below as discovery finds them, one line per batch.", flush=True)
     try:
-        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[api])
+        ApiServer(service, uvicorn.Config(app, log_level="warning")).run(sockets=[api])
     except KeyboardInterrupt:  # the server has shut down by then
         pass
     return 0

@@ -10,7 +10,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from claw import startup, terminal
-from claw.api import create_app
+from claw.api import ApiServer, create_app
 from claw.config import TOKEN_FILE, Config
 from claw.service import Claw
 from devices import homefile
@@ -83,7 +83,7 @@ async def _demo(config: Config, spec: homefile.HomeSpec, chat: bool) -> int:
     service = demo_service(config, house)
     app = demo_app(service, house)
     # log_config=None: uvicorn's lines go to the demo's log file too, not into the chat.
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", log_config=None))
+    server = ApiServer(service, uvicorn.Config(app, log_level="warning", log_config=None))
     serving = asyncio.create_task(server.serve(sockets=[api]))
     log_file = config.home / startup.LOG_FILE
     try:

@@ -11,15 +11,18 @@ import asyncio
 
 from messaging.outbox import OutItem, Outbox, Send
 
+_END = object()  # queued to a subscriber when the service stops: its iteration ends
+
 
 class Subscription:
     """One subscriber's view of a channel, live from creation until `close` (or until a
-    pending `async for` step is cancelled): every row queued for the channel, in order per chat."""
+    pending `async for` step is cancelled): every row queued for the channel, in order per chat.
+    The iteration ends when the service stops."""
 
     def __init__(self, feeds: Feeds, channel: str):
         self.feeds = feeds
         self.channel = channel
-        self.queue: asyncio.Queue[OutItem] = asyncio.Queue()
+        self.queue: asyncio.Queue[OutItem | object] = asyncio.Queue()
         feeds._join(self)
 
     def __aiter__(self) -> Subscription:
@@ -27,10 +30,13 @@ class Subscription:
 
     async def __anext__(self) -> OutItem:
         try:
-            return await self.queue.get()
+            item = await self.queue.get()
         except asyncio.CancelledError:
             self.close()
             raise
+        if item is _END:
+            raise StopAsyncIteration
+        return item  # type: ignore[return-value]
 
     def close(self) -> None:
         self.feeds._leave(self)
@@ -44,6 +50,7 @@ class Feeds:
         self.outbox = outbox
         self._subscribers: dict[str, set[Subscription]] = {}
         self._delivery: dict[str, asyncio.Task[None]] = {}
+        self._ended: list[asyncio.Task[None]] = []  # cancelled deliveries, awaited by stop()
 
     def live(self) -> list[str]:
         """Channels someone is watching right now."""
@@ -72,9 +79,19 @@ class Feeds:
 
         return send
 
-    async def stop(self) -> None:
-        tasks = list(self._delivery.values())
-        for task in tasks:
+    def end(self) -> None:
+        """End every subscriber's iteration (their event streams close) and stop delivering;
+        what is still queued waits in the outbox for the next start."""
+        for subs in self._subscribers.values():
+            for sub in subs:
+                sub.queue.put_nowait(_END)
+            subs.clear()
+        for task in self._delivery.values():
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        self._ended += self._delivery.values()
         self._delivery.clear()
+
+    async def stop(self) -> None:
+        self.end()
+        await asyncio.gather(*self._ended, return_exceptions=True)
+        self._ended.clear()

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import AsyncIterator
 
 import httpx
+import uvicorn
 
 from claw import demo, terminal
+from claw.api import ApiServer, create_app
 from claw.service import Claw
 from messaging.feeds import Subscription
 from messaging.inbox import Arrival
@@ -176,3 +178,21 @@ async def test_claw_chat_sessions_get_notices_live_and_each_has_its_own_chat(cla
         assert small.light("Desk Lamp").on
         ids = {(row["channel"], row["chat_id"]) for row in service.store.db["inbox"].rows}
         assert len(ids) == 2 and all(c == "terminal" and i.startswith("terminal-") for c, i in ids)
+
+
+async def test_the_server_stops_at_once_with_a_feed_open(claw_home):
+    service = Claw(make_config(claw_home))
+    server = ApiServer(service, uvicorn.Config(create_app(service), host="127.0.0.1", port=0,
+                                               log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    headers = {"Authorization": f"Bearer {service.config.http.token}"}
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=None) as c, \
+            c.stream("GET", "/api/feed/terminal") as feed:
+        lines = feed.aiter_lines()
+        assert await anext(lines) == ": connected"
+        server.should_exit = True  # what Ctrl-C does
+        await asyncio.wait_for(serving, 5)  # uvicorn would wait for the stream to end
+        assert [line async for line in lines] == [""]
