@@ -4,6 +4,7 @@ Hue bridge and a Home Assistant on loopback)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -18,6 +19,9 @@ from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from claw.service import Claw
+from devices.camera import CameraDriver
+from devices.emulators.camera import CameraEmulator
+from devices.model import Device
 from tests.conftest import make_config, serve
 from tests.home_fixtures import SmallHome, devices_in
 
@@ -74,6 +78,19 @@ async def test_tools_prompt_and_resource_over_streamable_http(claw_home):
             resources = (await client.list_resources()).resources
             snapshot = await client.read_resource(resources[0].uri)
             assert "Desk Lamp" in snapshot.contents[0].text
+
+
+async def test_a_camera_picture_comes_back_as_an_image(claw_home):
+    async with house(claw_home) as (api, small, service), \
+            CameraEmulator(name="Driveway Camera", size=(320, 180)) as cam:
+        await service.home.add(CameraDriver(Device("cam", "camera", cam.name, cam.host, cam.port),
+                                            area="Driveway"))
+        async with over_http(api, service.config.http.token) as client:
+            result = await client.call_tool("CameraSnapshot", {"area": "Driveway"})
+            assert not result.is_error, result.content
+            text, image = result.content
+            assert "Driveway Camera" in text.text
+            assert image.mime_type == "image/jpeg" and base64.b64decode(image.data)[:2] == b"\xff\xd8"
 
 
 async def test_a_security_action_waits_for_the_owner(claw_home):
