@@ -63,10 +63,13 @@ async def test_each_cloud_failure_falls_back_to_local_and_the_next_turn_tries_cl
     assert len(standin.requests) == 2
 
 
-async def test_connection_refused_falls_back(claw_home):
+async def test_connection_refused_falls_back(claw_home, local_backend):
     config = make_config(claw_home, None, ANTHROPIC_API_KEY="k", CLAW_LOCAL_MODEL=MODEL,
                          ANTHROPIC_BASE_URL="http://127.0.0.1:9")  # nothing listens on port 9
-    async with serve(Claw(config)) as client:
+    service = Claw(config)
+    local_backend.home = service.home  # the module's loaded model, not a second cold one
+    service.local = service.router.local = local_backend
+    async with serve(service) as client:
         body = await chat(client, "hello there")
     assert body["backend"] == "local"
     assert body["reply"].endswith(LOCAL_NOTE)
