@@ -9,7 +9,7 @@ import socket
 import httpx
 import pytest
 
-from claw import doctor
+from claw import doctor, startup
 from claw.cli import main
 from claw.service import Claw
 from devices.emulators.homeassistant import HomeAssistantEmulator
@@ -108,3 +108,27 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_the_startup_summary_says_where_things_are_and_what_is_missing(claw_home):
+    bare = make_config(claw_home)
+    bare.discovery.enabled, bare.discovery.interfaces = True, ["192.168.1.20"]
+    lines = startup.summary(bare, "http://127.0.0.1:8765/login?code=x", claw_home / "api-token")
+    assert lines == [
+        f"API:       http://127.0.0.1:8765; owner token in {claw_home / 'api-token'}",
+        "Page:      http://127.0.0.1:8765/ - log in from a browser on this machine (once, within "
+        "10 minutes): http://127.0.0.1:8765/login?code=x",
+        "Models:    none: common commands work without a model; for anything else export "
+        "ANTHROPIC_API_KEY, or set [local] model_path in claw.toml",
+        "Telegram:  off (export TELEGRAM_BOT_TOKEN=... from @BotFather to chat from your phone)",
+        "Discovery: mDNS and SSDP on 192.168.1.20",
+    ]
+    (claw_home / "qwen.gguf").write_bytes(b"GGUF")
+    full = make_config(claw_home, ANTHROPIC_API_KEY="k", TELEGRAM_BOT_TOKEN="1:x",
+                       CLAW_LOCAL_MODEL=str(claw_home / "qwen.gguf"), CLAW_HTTP_HOST="0.0.0.0")
+    full.discovery.enabled = True
+    api, _, models, telegram, discovery = startup.summary(full, "link", claw_home / "api-token")
+    assert api.startswith("API:       http://127.0.0.1:8765 (listening on 0.0.0.0: the whole LAN)")
+    assert models == "Models:    Claude (claude-sonnet-4-6) and local model qwen.gguf, Claude first"
+    assert telegram == "Telegram:  on (`claw pair` prints a code to send to your bot)"
+    assert discovery.startswith("Discovery: mDNS and SSDP on every interface (")
