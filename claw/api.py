@@ -24,6 +24,9 @@ from claw.tools import Caller, ToolContext, ToolError
 from memory.store import StoreError
 
 
+SHUTDOWN_GRACE = 3  # seconds
+
+
 class ChatRequest(BaseModel):
     text: str = Field(min_length=1, max_length=8000)
     chat_id: str = Field(default="api", min_length=1, max_length=200)
@@ -47,9 +50,12 @@ class EntityUpdate(BaseModel):
 
 class ApiServer(uvicorn.Server):
     """uvicorn waits for every open response before it stops, and an event stream (the page,
-    `claw chat`) never ends on its own: end the live feeds first, so Ctrl-C stops at once."""
+    `claw chat`) never ends on its own: end the live feeds first, so Ctrl-C stops at once, and
+    give any other response still open at most SHUTDOWN_GRACE seconds."""
 
     def __init__(self, service: Claw, config: uvicorn.Config):
+        if config.timeout_graceful_shutdown is None:
+            config.timeout_graceful_shutdown = SHUTDOWN_GRACE
         super().__init__(config)
         self.service = service
 
