@@ -145,6 +145,7 @@ def router(service: Claw) -> APIRouter:
         async def feed() -> None:
             async for item in service.channels.subscribe("web"):
                 await queue.put(("feed", _feed_item(item)))
+            await queue.put(("end", None))  # the feed ends when the service stops: so does this
 
         home.listeners.append(changed)
         feeding = asyncio.create_task(feed())
@@ -157,6 +158,8 @@ def router(service: Claw) -> APIRouter:
                 except TimeoutError:
                     yield ": keepalive\n\n"
                     continue
+                if event == "end":
+                    return
                 yield _sse(event, data)
         finally:
             home.listeners.remove(changed)

@@ -10,10 +10,12 @@ import io
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import AsyncIterator
 
 import httpx
+import pytest
 import uvicorn
 
 from claw import demo, terminal
@@ -180,7 +182,9 @@ async def test_claw_chat_sessions_get_notices_live_and_each_has_its_own_chat(cla
         assert len(ids) == 2 and all(c == "terminal" and i.startswith("terminal-") for c, i in ids)
 
 
-async def test_the_server_stops_at_once_with_a_feed_open(claw_home):
+@pytest.mark.parametrize("path, first", [("/api/feed/terminal", ": connected"),
+                                         ("/api/events", "retry: 1000")])
+async def test_the_server_stops_at_once_with_a_feed_open(claw_home, path, first):
     service = Claw(make_config(claw_home))
     server = ApiServer(service, uvicorn.Config(create_app(service), host="127.0.0.1", port=0,
                                                log_level="warning"))
@@ -190,9 +194,11 @@ async def test_the_server_stops_at_once_with_a_feed_open(claw_home):
     port = server.servers[0].sockets[0].getsockname()[1]
     headers = {"Authorization": f"Bearer {service.config.http.token}"}
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=None) as c, \
-            c.stream("GET", "/api/feed/terminal") as feed:
+            c.stream("GET", path) as feed:
         lines = feed.aiter_lines()
-        assert await anext(lines) == ": connected"
+        assert await anext(lines) == first
         server.should_exit = True  # what Ctrl-C does
+        t = time.monotonic()
         await asyncio.wait_for(serving, 5)  # uvicorn would wait for the stream to end
+        assert time.monotonic() - t < 1.5  # not ApiServer's 3 s last resort
         assert [line async for line in lines] == [""]
