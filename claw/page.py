@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import difflib
 import json
 import time
 from importlib import resources
@@ -21,7 +20,6 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from claw.service import Claw
-from claw.soul import SoulError
 from devices.model import DeviceError, Entity
 from messaging.outbox import OutItem
 
@@ -43,10 +41,6 @@ _templates.filters["clock"] = lambda t: time.strftime(
 class PageChat(BaseModel):
     text: str = Field(min_length=1, max_length=8000)
     room: str | None = Field(default=None, max_length=100)
-
-
-class Restore(BaseModel):
-    version: int = Field(ge=1, le=2**53)
 
 
 def summary(e: Entity) -> str:
@@ -182,38 +176,6 @@ def router(service: Claw) -> APIRouter:
         except DeviceError as e:
             raise HTTPException(503, str(e)) from None
         return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
-
-    @page.get("/api/soul/versions")
-    async def soul_versions() -> dict[str, Any]:
-        """Every version of soul.md that was ever live, newest first."""
-        current = service.soul.text()
-        return {"versions": [
-            {"version": v["id"], "source": v["source"], "created": v["created"],
-             "characters": len(v["text"]), "current": v["text"] == current}
-            for v in reversed(service.store.soul_versions())]}
-
-    @page.get("/api/soul/diff")
-    async def soul_diff(version: int) -> dict[str, Any]:
-        """One version's text and how the current soul.md differs from it (a unified diff)."""
-        old = _version(version)
-        diff = difflib.unified_diff(old.splitlines(), service.soul.text().splitlines(),
-                                    f"version {version}", "current", lineterm="")
-        return {"version": version, "text": old, "diff": "\n".join(diff)}
-
-    @page.post("/api/soul/restore")
-    async def soul_restore(body: Restore) -> dict[str, Any]:
-        """Make an old version the live soul.md again (as a new version: history is kept)."""
-        try:
-            service.soul.update(_version(body.version), source=f"restore of version {body.version}")
-        except SoulError as e:
-            raise HTTPException(422, str(e)) from None
-        return {"text": service.soul.text(), "versions": len(service.store.soul_versions())}
-
-    def _version(version: int) -> str:
-        for v in service.store.soul_versions():
-            if v["id"] == version:
-                return v["text"]
-        raise HTTPException(404, f"No soul.md version {version}; GET /api/soul/versions lists them.")
 
     def _devices() -> list[dict[str, Any]]:
         seen = {d["device_id"]: d["last_seen"] for d in service.store.devices()}

@@ -1,5 +1,5 @@
-"""HTTP endpoints for soul.md's versions: one version with its diff to the current text, and
-restoring it (the list is GET /api/soul/versions, on the page's router)."""
+"""HTTP endpoints for soul.md's versions: the list, one version with its diff to the current
+text, and restoring it."""
 from __future__ import annotations
 
 from typing import Annotated, Any
@@ -13,6 +13,12 @@ Number = Annotated[int, Path(ge=1, le=2**53)]
 
 def router(soul: Soul) -> APIRouter:
     api = APIRouter(prefix="/api/soul/versions", tags=["soul"])
+
+    @api.get("")
+    async def versions() -> dict[str, Any]:
+        """Every version of soul.md that was ever live, newest first."""
+        current = soul.text()
+        return {"versions": [v.summary(current) for v in reversed(soul.versions())]}
 
     @api.get("/{number}")
     async def version(number: Number) -> dict[str, Any]:

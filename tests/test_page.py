@@ -49,7 +49,7 @@ FOREIGN_PAGE = """<!doctype html><html><body><script>
         headers: {"Content-Type": "text/plain"}, body: JSON.stringify({text: "unlock the front door"})}),
     "chat as JSON": () => fetch(A + "/api/page/chat", {method: "POST", credentials: "include",
         headers: {"Content-Type": "application/json"}, body: JSON.stringify({text: "unlock the front door"})}),
-    "restore soul": () => fetch(A + "/api/soul/restore", {method: "POST", mode: "no-cors", credentials: "include",
+    "restore soul": () => fetch(A + "/api/soul/versions/1/restore", {method: "POST", mode: "no-cors", credentials: "include",
         body: new Blob([JSON.stringify({version: 1})])}),
     "read events": () => fetch(A + "/api/events", {credentials: "include"}),
     "read soul versions": () => fetch(A + "/api/soul/versions", {credentials: "include"}),

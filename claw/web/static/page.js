@@ -234,7 +234,7 @@ async function saveSoul(event) {
 }
 
 async function showDiff(version) {
-  const {diff} = await api("GET", `/api/soul/diff?version=${version}`);
+  const {diff} = await api("GET", `/api/soul/versions/${version}`);
   const pre = $("#soul-diff");
   pre.hidden = false;
   pre.replaceChildren(...(diff || "(the same as the current soul.md)").split("\n").map((line) =>
@@ -242,7 +242,7 @@ async function showDiff(version) {
 }
 
 async function restoreSoul(version) {
-  await api("POST", "/api/soul/restore", {version});
+  await api("POST", `/api/soul/versions/${version}/restore`, {});
   $("#soul-result").textContent = `Version ${version} is live again.`;
   $("#soul-diff").hidden = true;
   loadSoul();
