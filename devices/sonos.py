@@ -36,6 +36,7 @@ import soco
 from soco.exceptions import SoCoSlaveException, SoCoUPnPException, UnknownSoCoException
 
 from devices.model import Device, DeviceError, DeviceRefused, Entity
+from devices.home import MAX_NAME
 from devices.names import slug
 
 T = TypeVar("T")
@@ -157,6 +158,7 @@ class SonosDriver:
             for zone in group:
                 if self._is_me(zone):
                     self.room, self._group = zone.room, group
+                    self.device.name = zone.room[:MAX_NAME]  # its zone, as the Sonos app names it; not RINCON_...
                     return group
         raise DeviceError(f"{self._who()} does not list itself among its household's rooms")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import uuid
 
 import httpx
 import pytest
@@ -13,9 +14,11 @@ from claw import doctor, startup
 from claw.cli import main
 from claw.service import Claw
 from devices.emulators.homeassistant import HomeAssistantEmulator
+from devices.emulators.sonos import SonosEmulator, SonosHousehold
 from devices.emulators.shelly import ShellyEmulator
 from devices.model import Device
 from devices.shelly import ShellyDriver
+from devices.sonos import SonosDriver
 from tests.conftest import make_config, serve
 from tests.telegram_standin import TelegramStandIn
 
@@ -28,6 +31,18 @@ async def test_a_shelly_is_named_by_its_own_name_not_its_id() -> None:
             assert driver.device.name == "Pool Pump" and emu.device_id.startswith("shelly")
         finally:
             await driver.close()
+
+
+async def test_a_sonos_is_named_by_its_zone_not_its_rincon_id() -> None:
+    emu = SonosEmulator("127.0.9.1", "Study", household=SonosHousehold(f"Sonos_{uuid.uuid4().hex[:12]}"))
+    await emu.start()
+    driver = SonosDriver(Device(f"sonos:{emu.uid}", "sonos", emu.uid, emu.host, emu.port))
+    try:
+        await driver.refresh()
+        assert emu.uid.startswith("RINCON_") and driver.device.name == "Study"
+    finally:
+        await driver.close()
+        await emu.stop()
 
 
 # -- claw pair, claw doctor, help pages ------------------------------------------------------
