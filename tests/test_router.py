@@ -97,12 +97,12 @@ async def test_private_messages_never_reach_the_cloud(claw_with_local, standin):
     body = await chat(claw_with_local, "privately, how bright should the desk lamp be for reading?")
     assert body["backend"] == "local"
     await claw_with_local.claw.executor.run(
-        "set_chat_privacy", {"private": True}, __import__("claw.tools").tools.Caller("owner", "router", "api"))
+        "set_chat_privacy", {"private": True}, __import__("claw.tools").tools.Caller("owner", "api:router", "api"))
     body = await chat(claw_with_local, "what about the floor lamp")
     assert body["backend"] == "local"
     assert standin.requests == []
     # the stored history keeps the owner's words as they were said
-    texts = [m["text"] for m in claw_with_local.claw.store.recent_messages("router")]
+    texts = [m["text"] for m in claw_with_local.claw.store.recent_messages("api:router")]
     assert "privately, how bright should the desk lamp be for reading?" in texts
 
 
