@@ -8,6 +8,7 @@ import collections
 import contextlib
 import json
 import os
+import re
 import sqlite3
 import stat
 import sys
@@ -19,6 +20,7 @@ import pytest
 
 from claw import config as config_mod
 from claw.config import ConfigError, is_loopback
+from claw.guard import OPEN_PATHS
 from claw.service import Claw
 from tests.anthropic_standin import AnthropicStandIn, text_reply, tool_reply
 from tests.conftest import make_config, serve
@@ -64,22 +66,41 @@ def test_token_is_made_at_first_run_readable_only_by_the_owner(claw_home):
         config_mod.load(claw_home, env={})
 
 
-async def test_every_route_but_health_needs_the_owner(api):
+# Routes the schema leaves out: the page, its stream, the feeds, MCP, the docs and static files.
+OUTSIDE_THE_SCHEMA = [("GET", "/"), ("GET", "/page/house"), ("GET", "/static/page.js"),
+                      ("GET", "/api/events"), ("GET", "/api/feed/terminal"), ("POST", "/api/mcp"),
+                      ("GET", "/docs"), ("GET", "/openapi.json"), ("GET", "/login"),
+                      ("GET", "/static-offline-docs/swagger-ui.css")]
+
+
+async def every_route(api: httpx.AsyncClient) -> list[tuple[str, str]]:
+    """(method, url) for every route the app serves, path parameters filled in."""
     paths = (await api.get("/openapi.json")).json()["paths"]
-    anonymous = httpx.AsyncClient(base_url=str(api.base_url))
+    return OUTSIDE_THE_SCHEMA + [(method.upper(), re.sub(r"\{[^}]+\}", "x", path))
+                                 for path, methods in paths.items() for method in methods]
+
+
+async def test_every_route_refuses_no_token_a_foreign_origin_and_a_rebinding_host(api):
+    routes = await every_route(api)
+    for page in ("/", "/page/house", "/static/page.js", "/docs", "/static-offline-docs/swagger-ui.css"):
+        assert (await api.get(page)).status_code == 200, page  # the list names real routes
+    own = str(api.base_url).rstrip("/")
+    port = api.base_url.port
+    anonymous = httpx.AsyncClient(base_url=own)
     async with anonymous:
         assert (await anonymous.get("/api/health")).status_code == 200
-        for path, methods in paths.items():
-            url = path.replace("{", "").replace("}", "")
-            for method in methods:
-                if path == "/api/health":
-                    continue
+        for method, url in routes:
+            if url not in OPEN_PATHS:
                 r = await anonymous.request(method, url, json={})
-                assert r.status_code == 401, (method, path, r.status_code)
-        for page in ("/docs", "/openapi.json", "/static-offline-docs/swagger-ui-bundle.js"):
-            assert (await anonymous.get(page)).status_code == 401, page
+                assert r.status_code == 401, (method, url, r.status_code)
+            # with the owner's token, but from another site's page, or by a rebound name
+            r = await api.request(method, url, json={}, headers={"Origin": "http://127.0.0.2:9000"})
+            assert r.status_code == 403, (method, url, r.status_code)
+            r = await api.request(method, url, json={}, headers={"Host": f"rebind.example:{port}"})
+            assert r.status_code == 421, (method, url, r.status_code)
         wrong = await anonymous.get("/api/devices", headers={"Authorization": "Bearer nope"})
         assert wrong.status_code == 401
+    assert len(routes) > 40
 
 
 async def test_docs_work_offline_through_a_one_time_login_link(api):
