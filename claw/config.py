@@ -57,6 +57,17 @@ class LocalModelConfig:
     n_ctx: int = bounded(4096, 512, 1_048_576)
     threads: int = bounded(0, 0, 1024)  # 0: llama.cpp's default
     chat_format: str = ""  # empty: from the GGUF's template
+    # An OpenAI-compatible server in the house (llama-server, Ollama, vLLM, LM Studio) instead of a
+    # GGUF in this process, e.g. "http://gpu-box:8080/v1"; `model` is the name it serves.
+    url: str = ""
+    model: str = ""
+    api_key: str = ""
+    # "json_object": llama-cpp-python's server (a schema inside json_object); "json_schema": the
+    # OpenAI standard (vLLM, LM Studio, Ollama); "none": unconstrained, checked after.
+    response_format: str = "json_object"
+    timeout: float = bounded(60.0, 1, 600)
+    # The server never leaves the house, so private requests may go there; false for one outside.
+    in_house: bool = True
 
 
 @dataclass
@@ -154,6 +165,7 @@ ENV = {
     "CLAW_HTTP_PORT": ("http", "port"),
     "CLAW_HTTP_TOKEN": ("http", "token"),
     "CLAW_LOCAL_MODEL": ("local", "model_path"),
+    "CLAW_LOCAL_URL": ("local", "url"),
     "CLAW_DISCOVERY": ("discovery", "enabled"),
     "CLAW_DISCOVERY_INTERFACES": ("discovery", "interfaces"),
     "HOME_ASSISTANT_TOKEN": ("home_assistant", "token"),
@@ -315,6 +327,12 @@ def _check(config: Config) -> None:
                           f"use one of {', '.join(sorted(languages))}")
     if config.local.model_path and not Path(config.local.model_path).expanduser().is_file():
         raise ConfigError(f"local.model_path: no file at {config.local.model_path}")
+    _check_url("local.url", config.local.url)
+    if config.local.url and config.local.model_path:
+        raise ConfigError("local: set either model_path (a GGUF here) or url (a server), not both")
+    if config.local.response_format not in ("json_object", "json_schema", "none"):
+        raise ConfigError("local.response_format must be json_object, json_schema or none, "
+                          f"got {config.local.response_format!r}")
     quiet = config.alerts.quiet_hours.replace(" ", "")
     if quiet and not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d-([01]?\d|2[0-3]):[0-5]\d", quiet):
         raise ConfigError(f"alerts.quiet_hours must look like 22:00-07:00, got {quiet!r}")
