@@ -58,8 +58,10 @@ class Claw:
             from claw.claude import ClaudeBackend  # the SDK takes ~1 s to import: only when used
 
             self.cloud = ClaudeBackend(config.anthropic)
-        self.local = LocalBackend(config.local, self.home) if config.local.model_path else None
-        self.router = Router(self.cloud, self.local)
+        # A GGUF in this process, or an OpenAI-compatible server in the house.
+        local = config.local.model_path or config.local.url
+        self.local = LocalBackend(config.local, self.home) if local else None
+        self.router = Router(self.cloud, self.local, local_in_house=self.local is None or self.local.in_house)
         self._warming: asyncio.Future[None] | None = None
         self.agent = Agent(
             self.store, self.soul, self.home, self.registry, self.executor, self.router,
