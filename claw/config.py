@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 import tomllib
+import zoneinfo
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,24 @@ class AlertsConfig:
 
 
 @dataclass
+class LocationConfig:
+    # Where the house is, for sunrise and sunset (computed offline). NaN: not set, and then
+    # automations at sunrise, at sunset or "after dark" are refused with a sentence saying so.
+    latitude: float = bounded(math.nan, -90, 90)
+    longitude: float = bounded(math.nan, -180, 180)
+    timezone: str = ""  # an IANA name such as "Europe/Zurich"; empty: this machine's own
+
+    @property
+    def known(self) -> bool:
+        return math.isfinite(self.latitude) and math.isfinite(self.longitude)
+
+
+@dataclass
+class HistoryConfig:
+    retention_days: float = bounded(30.0, 1, 3650)  # every state change is kept this long
+
+
+@dataclass
 class AgentConfig:
     language: str = "en"  # for the fast path's sentence templates
     max_tool_iterations: int = bounded(6, 1, 50)
@@ -128,6 +147,8 @@ class Config:
     agent: AgentConfig = field(default_factory=AgentConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    location: LocationConfig = field(default_factory=LocationConfig)
+    history: HistoryConfig = field(default_factory=HistoryConfig)
 
     @property
     def db_path(self) -> Path:
@@ -152,6 +173,8 @@ SECTIONS = {
     "agent": AgentConfig,
     "privacy": PrivacyConfig,
     "alerts": AlertsConfig,
+    "location": LocationConfig,
+    "history": HistoryConfig,
 }
 
 # Environment variable -> (section, key). The SDK's own variables are honoured the way it does.
@@ -333,6 +356,15 @@ def _check(config: Config) -> None:
     if config.local.response_format not in ("json_object", "json_schema", "none"):
         raise ConfigError("local.response_format must be json_object, json_schema or none, "
                           f"got {config.local.response_format!r}")
+    location = config.location
+    if math.isfinite(location.latitude) != math.isfinite(location.longitude):
+        raise ConfigError("location needs both latitude and longitude (or neither)")
+    if location.timezone:
+        try:
+            zoneinfo.ZoneInfo(location.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"location.timezone {location.timezone!r} is not a time zone; use a "
+                              "name like Europe/Zurich or America/New_York") from None
     quiet = config.alerts.quiet_hours.replace(" ", "")
     if quiet and not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d-([01]?\d|2[0-3]):[0-5]\d", quiet):
         raise ConfigError(f"alerts.quiet_hours must look like 22:00-07:00, got {quiet!r}")
