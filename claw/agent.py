@@ -71,6 +71,7 @@ class Agent:
         max_iterations: int = 6,
         fastpath: FastPath | None = None,
         images_stay_local: bool = False,
+        automations: FastPath | None = None,
     ):
         self.store = store
         self.soul = soul
@@ -80,6 +81,7 @@ class Agent:
         self.router = router
         self.max_iterations = max_iterations
         self.fastpath = fastpath
+        self.automations = automations  # claw.automation_tools.AutomationChat: no model either
         self.images_stay_local = images_stay_local  # camera pictures never go to the cloud
         self.owner_notices: list[str] = []  # told with the owner's next reply
 
@@ -105,6 +107,9 @@ class Agent:
         return result
 
     async def _turn(self, text: str, caller: Caller, private: bool) -> TurnResult:
+        # Drafts, yes/no to a read-back, routines by name, history questions.
+        if self.automations is not None and (said := await self.automations(text, caller)) is not None:
+            return said
         if self.fastpath is not None:
             fast = await self.fastpath(text, caller)
             if fast is not None:
