@@ -9,7 +9,7 @@ Covered: Hello, DeviceInfo, ListEntities (lights, switches, sensors, binary sens
 SubscribeStates (every state on subscribe, then each change, to every subscribed connection),
 Light/Switch/CoverCommand, Ping and Disconnect. Not covered: encryption (the Noise protocol a
 node with an `api: encryption: key:` speaks; such a node answers plaintext with the 0x01
-preamble), password login (removed from ESPHome in 2026.1), and every other entity kind.
+preamble), password login (deprecated by ESPHome), and every other entity kind.
 
 Faults for tests: `fail = "offline"` drops every connection and refuses new ones (a node that
 lost power), `fail = "slow"` accepts connections and never answers (a hung node).
@@ -86,6 +86,7 @@ class EsphomeNode:
         self.commands: list[Message] = []  # every command received, for tests
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[None]] = set()  # one per open connection
         self._subscribed: set[asyncio.StreamWriter] = set()
 
     # -- what the node has -------------------------------------------------------------------
@@ -152,6 +153,7 @@ class EsphomeNode:
         if self._server is not None:
             self._server.close()
             self._drop_all()
+            await asyncio.gather(*self._handlers, return_exceptions=True)
             await self._server.wait_closed()
             self._server = None
 
@@ -174,6 +176,9 @@ class EsphomeNode:
             writer.transport.abort()
             return
         self._writers.add(writer)
+        handler = asyncio.current_task()
+        assert handler is not None
+        self._handlers.add(handler)
         frames = FrameReader(reader)
         try:
             while True:
@@ -189,6 +194,7 @@ class EsphomeNode:
             pass  # the client left, or spoke something else: close as a node does
         finally:
             self._writers.discard(writer)
+            self._handlers.discard(handler)
             self._subscribed.discard(writer)
             writer.transport.abort()
 
