@@ -1,0 +1,93 @@
+"""Debian's mosquitto broker on a loopback port, for the demo house, tests and benches.
+
+A small config in a temporary folder (`listener <port> <host>`, anonymous or a password file
+made by `mosquitto_passwd`), run as a child process and stopped by its PID. `stop()` then
+`start()` restarts it on the same port: the broker going down and coming back.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+BINARY = "/usr/sbin/mosquitto"
+
+
+def installed() -> bool:
+    return os.access(BINARY, os.X_OK)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class Mosquitto:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0,
+                 users: dict[str, str] | None = None) -> None:
+        if not installed():
+            raise RuntimeError(f"mosquitto is not installed ({BINARY}); run: apt-get install mosquitto")
+        self.host = host
+        self.port = port or free_port(host)
+        self.users = users  # None: anonymous clients allowed
+        self._dir = Path(tempfile.mkdtemp(prefix="claw-mosquitto-"))
+        self._process: subprocess.Popen[bytes] | None = None
+        self._write_config()
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    def _write_config(self) -> None:
+        lines = [f"listener {self.port} {self.host}", "persistence false",
+                 f"log_dest file {self._dir / 'mosquitto.log'}"]
+        if self.users is None:
+            lines.append("allow_anonymous true")
+        else:
+            passwords = self._dir / "passwords"
+            passwords.touch(mode=0o600)
+            for user, password in self.users.items():
+                subprocess.run(["mosquitto_passwd", "-b", str(passwords), user, password], check=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            lines += ["allow_anonymous false", f"password_file {passwords}"]
+        (self._dir / "mosquitto.conf").write_text("\n".join(lines) + "\n")
+
+    async def start(self, within: float = 5.0) -> None:
+        """Start the broker and wait (at most `within` seconds) until it accepts connections."""
+        self._process = subprocess.Popen([BINARY, "-c", str(self._dir / "mosquitto.conf")],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while loop.time() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"mosquitto exited at start (port {self.port} in use?); "
+                                   f"see {self._dir / 'mosquitto.log'}")
+            try:
+                _, writer = await asyncio.open_connection(self.host, self.port)
+            except OSError:
+                await asyncio.sleep(0.02)
+                continue
+            writer.close()
+            await writer.wait_closed()
+            return
+        raise RuntimeError(f"mosquitto did not listen on {self.host}:{self.port} within {within:g} s")
+
+    async def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.terminate()
+        try:
+            await asyncio.to_thread(process.wait, 5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            await asyncio.to_thread(process.wait)
+
+    async def close(self) -> None:
+        await self.stop()
+        shutil.rmtree(self._dir, ignore_errors=True)
