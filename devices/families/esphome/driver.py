@@ -81,7 +81,7 @@ class EsphomeDriver:
         try:
             self._send(client, key, service, data)
         except APIConnectionError as exc:
-            raise DeviceError(f"I lost {self._where()}: {exc}") from None
+            raise self._lost_error(exc) from None
         # The node answers a command with its new state. A command that changes nothing may
         # get none: then one round trip shows that the node is still there to have taken it.
         await asyncio.wait([confirmed], timeout=CONFIRM_WAIT)
@@ -110,7 +110,7 @@ class EsphomeDriver:
         try:
             self._info = await client.device_info()
         except APIConnectionError as exc:
-            raise DeviceError(f"I lost {self._where()}: {exc}") from None
+            raise self._lost_error(exc) from None
 
     async def _connect(self) -> APIClient:
         if self._closed:
@@ -123,7 +123,7 @@ class EsphomeDriver:
 
         try:
             async with asyncio.timeout(self.timeout):
-                await client.connect(on_stop=lost, login=False)
+                await client.connect(on_stop=lost, login=False, log_errors=False)  # we say it once
                 info, entities, _services = await client.device_info_and_list_entities()
         except RequiresEncryptionAPIError:
             raise DeviceError(f"{self._where()} needs its API encryption key, and Claw can only talk "
@@ -132,7 +132,8 @@ class EsphomeDriver:
             await client.disconnect(force=True)
             raise DeviceError(f"{self._where()} did not answer within {self.timeout:g} s") from None
         except (APIConnectionError, OSError) as exc:
-            raise DeviceError(f"I can't reach {self._where()}: {exc}") from None
+            log.info("connecting to %s failed: %s", self._where(), exc)
+            raise DeviceError(f"I can't reach {self._where()}; check that it has power and is on the network") from None
         self._info = info
         # Discovery knows the node by its hostname ("desk-node"); people by its friendly name.
         self.device.name = (info.friendly_name or info.name or self.device.name)[:MAX_NAME]
@@ -166,6 +167,11 @@ class EsphomeDriver:
                 future.set_result(None)
         if self._changes is not None:
             self._changes.put_nowait(state.key)
+
+    def _lost_error(self, exc: APIConnectionError) -> DeviceError:
+        log.info("%s: %s", self._where(), exc)
+        return DeviceError(f"{self._where()[0].upper()}{self._where()[1:]} dropped the connection; "
+                           "it may be restarting or off the network")
 
     def _where(self) -> str:
         return f"the ESPHome node {self.device.name} at {self.device.host}:{self.device.port}"

@@ -14,6 +14,7 @@ device answers with its system info.
 from __future__ import annotations
 
 import colorsys
+import logging
 from typing import Any
 
 from kasa import Device as KasaDevice
@@ -24,6 +25,8 @@ from devices.colors import color_name_target
 from devices.home import MAX_NAME
 from devices.model import Device, DeviceError, Entity
 from devices.names import slug
+
+log = logging.getLogger(__name__)
 
 LEGACY = DeviceConnectionParameters(DeviceFamily.IotSmartPlugSwitch, DeviceEncryptionType.Xor)
 SWITCH_SERVICES = {"turn_on", "turn_off", "toggle"}
@@ -153,7 +156,8 @@ class _Talking:
             driver = self.driver
             if driver._kasa is not None:
                 await driver._kasa.protocol.close()  # the next attempt opens a fresh connection
-            raise DeviceError(f"I can't {self.doing} {driver._where()}: {exc}") from None
+            log.info("%s (%s): %s", driver._where(), self.doing, exc)
+            raise DeviceError(f"I can't {self.doing} {driver._where()}; check that it has power and is on the network") from None
         return False
 
 
