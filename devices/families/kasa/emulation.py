@@ -1,0 +1,55 @@
+"""The Kasa part of an emulated house: a plug per switch, a colour bulb per light.
+
+Kasa devices announce nothing over mDNS or SSDP: python-kasa finds them by a UDP broadcast
+that each answers (see `devices.families.kasa.driver.discover`). So these adverts are none;
+each device answers that discovery on its own port (TCP and UDP share the number).
+"""
+from __future__ import annotations
+
+import asyncio
+import colorsys
+import hashlib
+from typing import Any, Awaitable
+
+from devices.families.kasa.emulator import KasaEmulator
+from devices.family import HouseContext
+from devices.homefile import EntitySpec
+
+
+class KasaEmulation:
+    def __init__(self, house: HouseContext):
+        self.house = house
+        self.devices: dict[str, KasaEmulator] = {}  # entity_id -> its device
+
+    def add(self, entity: EntitySpec) -> None:
+        if entity.domain not in ("switch", "light"):
+            raise ValueError(f"a Kasa device here is a plug (switch) or a bulb (light), not {entity.entity_id}")
+        digest = hashlib.sha1(f"{self.house.house_id}/{entity.entity_id}".encode()).hexdigest()[:12]
+        mac = ":".join(digest[i:i + 2] for i in range(0, 12, 2)).upper()
+        self.devices[entity.entity_id] = KasaEmulator(
+            "plug" if entity.domain == "switch" else "bulb", alias=entity.name, host=self.house.interface,
+            mac=mac, power_w=float(entity.attributes.get("current_power_w", 120.0)))
+
+    def reset(self, entity: EntitySpec) -> None:
+        emu = self.devices[entity.entity_id]
+        on = 1 if entity.state == "on" else 0
+        if emu.kind == "plug":
+            emu.relay_state = on
+            return
+        brightness = float(entity.attributes.get("brightness", 255))
+        emu.light.update(on_off=on, brightness=max(1, round(brightness * 100 / 255)), hue=0, saturation=0,
+                         color_temp=int(entity.attributes.get("color_temp_kelvin", 2700)))
+        if entity.attributes.get("rgb_color"):
+            hue, saturation, _ = colorsys.rgb_to_hsv(*(c / 255 for c in entity.attributes["rgb_color"]))
+            emu.light.update(hue=round(hue * 360), saturation=round(saturation * 100), color_temp=0)
+
+    async def start(self) -> list[Awaitable[Any]]:
+        for emu in self.devices.values():
+            await emu.start()
+        return []
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(emu.stop() for emu in self.devices.values()), return_exceptions=True)
+
+    def emulators(self) -> list[Any]:
+        return list(self.devices.values())
