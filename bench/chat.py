@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from claw.alerts import Rule  # noqa: E402
 from claw.heartbeat import estimate_tokens  # noqa: E402
 from claw.service import Claw  # noqa: E402
-from devices.camera import CameraDriver  # noqa: E402
-from devices.emulators.camera import CameraEmulator  # noqa: E402
-from devices.emulators.homeassistant import HomeAssistantEmulator  # noqa: E402
-from devices.homeassistant import HomeAssistantDriver  # noqa: E402
+from devices.families.camera.driver import CameraDriver  # noqa: E402
+from devices.families.camera.emulator import CameraEmulator  # noqa: E402
+from devices.families.homeassistant.emulator import HomeAssistantEmulator  # noqa: E402
+from devices.families.homeassistant.driver import HomeAssistantDriver  # noqa: E402
 from devices.model import Device  # noqa: E402
 from tests.anthropic_standin import text_reply  # noqa: E402
 from tests.conftest import make_config  # noqa: E402

@@ -37,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from claw.demo import demo_service  # noqa: E402
 from claw.tools import Caller, ToolContext  # noqa: E402
-from devices.emulators.house import DEMO_HOME, HA_TOKEN, EmulatedHouse  # noqa: E402
+from devices.emulators.house import DEMO_HOME, EmulatedHouse  # noqa: E402
+from devices.families.homeassistant.emulation import TOKEN as HA_TOKEN  # noqa: E402
 from tests import netns  # noqa: E402
 from tests.conftest import make_config  # noqa: E402
 

@@ -44,14 +44,14 @@ from claw.fastpath import FastPath  # noqa: E402
 from claw.tools import Caller, ToolRegistry  # noqa: E402
 from devices import homefile  # noqa: E402
 from devices.colors import COLOR_NAMES_RGB  # noqa: E402
-from devices.emulators.homeassistant import HomeAssistantEmulator  # noqa: E402
-from devices.emulators.hue import HueBridgeEmulator  # noqa: E402
-from devices.emulators.sonos import SonosEmulator, SonosHousehold, Track  # noqa: E402
+from devices.families.homeassistant.emulator import HomeAssistantEmulator  # noqa: E402
+from devices.families.hue.emulator import HueBridgeEmulator  # noqa: E402
+from devices.families.sonos.emulator import SonosEmulator, SonosHousehold, Track  # noqa: E402
 from devices.home import Home  # noqa: E402
-from devices.homeassistant import HomeAssistantDriver  # noqa: E402
-from devices.hue import HueDriver  # noqa: E402
+from devices.families.homeassistant.driver import HomeAssistantDriver  # noqa: E402
+from devices.families.hue.driver import HueDriver  # noqa: E402
 from devices.model import Device, DeviceError, Entity  # noqa: E402
-from devices.sonos import SonosDriver  # noqa: E402
+from devices.families.sonos.driver import SonosDriver  # noqa: E402
 from memory.store import Store  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "benchmarks" / "intents-en"

@@ -21,7 +21,7 @@ from claw.reach import OwnerReach
 from claw.router import Router
 from claw.soul import Soul
 from claw.tools import ToolContext, ToolError, ToolRegistry
-from devices import camera as camera_mod
+from devices.families.camera import driver as camera_mod
 from devices.home import Home
 from devices.model import DeviceError, Entity
 from devices.targets import TargetError, resolve
@@ -33,7 +33,7 @@ from messaging.outbox import ALERT_MAX_AGE
 log = logging.getLogger(__name__)
 
 DEFAULT_COOLDOWN = 600.0
-CAMERA_THRESHOLD = 0.02  # see devices.camera.changed: ignores the timestamp and sensor noise
+CAMERA_THRESHOLD = 0.02  # see devices.families.camera.driver.changed: ignores the timestamp and sensor noise
 MOTION_CLASSES = {"motion", "occupancy", "presence"}
 
 STATES = {

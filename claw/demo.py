@@ -14,7 +14,8 @@ from claw.api import ApiServer, create_app
 from claw.config import TOKEN_FILE, Config
 from claw.service import Claw
 from devices import homefile
-from devices.emulators.house import DEMO_HOME, EmulatedHouse, HouseError
+from devices.emulators.house import DEMO_HOME, EmulatedHouse
+from devices.family import HouseError
 from messaging.feeds import Subscription
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,9 @@ def demo_service(config: Config, house: EmulatedHouse) -> Claw:
     config.discovery.enabled = True
     config.discovery.interfaces = ["127.0.0.1"]
     config.discovery.ssdp_interval = 5.0
-    config.home_assistant.token = house.ha_token
-    config.home_assistant.url = house.ha.url  # the token goes only to the instance it is for
+    ha = house.families["home_assistant"]
+    config.home_assistant.token = ha.token
+    config.home_assistant.url = ha.server.url  # the token goes only to the instance it is for
     service = Claw(config)
     for area in house.spec.areas:  # the owner's floor plan, as they would tell it once
         service.home.set_area(area.name, floor=area.floor, aliases=area.aliases)

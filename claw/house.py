@@ -21,7 +21,9 @@ from typing import Any, Awaitable, Callable
 from urllib.parse import SplitResult, urlsplit
 
 from claw.tools import ToolError
-from devices import camera, homeassistant, hue, shelly, sonos, wled
+from devices.families import BY_NAME
+from devices.families.homeassistant import driver as homeassistant
+from devices.families.hue import driver as hue
 from devices.discovery import Discovery, Found
 from devices.home import Home
 from devices.model import Device, DeviceError, Driver, Entity
@@ -34,10 +36,6 @@ Notify = Callable[[str], Awaitable[None]]
 ANNOUNCE_QUIET = 1.5  # seconds without new devices before the owner is told about a batch
 PAIR_RETRY = 5.0
 PAIR_GIVE_UP = 300.0
-
-NOUNS = {"sonos": ("Sonos speaker", "Sonos speakers"), "hue": ("Hue bridge", "Hue bridges"),
-         "shelly": ("Shelly device", "Shelly devices"), "wled": ("WLED light strip", "WLED light strips"),
-         "camera": ("camera", "cameras"), "home_assistant": ("Home Assistant", "Home Assistants")}
 
 HA_TOKEN = "home_assistant:token"
 HA_PINS = "home_assistant:pins"  # JSON list of the instances the owner's token was given for
@@ -127,23 +125,16 @@ class House:
         self.home.mark_unavailable(key, "it left the network")
 
     def _driver(self, device: Device, props: dict[str, str]) -> Driver | None:
-        area = props.get("area") or None
-        if device.family == "sonos":
-            return sonos.make_driver(device)
+        # The two families that need the owner's word first are made here, with it.
         if device.family == "hue":
             return hue.make_driver(device, self._hue_username(device))
-        if device.family == "shelly":
-            return shelly.make_driver(device, area=area)
-        if device.family == "wled":
-            return wled.make_driver(device, area=area)
-        if device.family == "camera":
-            # Named in its TXT: the mDNS instance name may carry a " (2)" after a name clash.
-            device.name = props.get("name") or device.name
-            return camera.make_driver(device, area=area)
         if device.family == "home_assistant":
             return self._home_assistant(device, props)
-        log.info("no driver for %s (%s)", device.name, device.family)
-        return None
+        family = BY_NAME.get(device.family)
+        if family is None or family.make_driver is None:
+            log.info("no driver for %s (%s)", device.name, device.family)
+            return None
+        return family.make_driver(device, props)
 
     async def _adopt(self, driver: Driver) -> None:
         try:
@@ -282,10 +273,11 @@ class House:
         return f"Waiting for a token: Home Assistant at {' and at '.join(addresses)}."
 
     def _follow(self, driver: Driver) -> None:
-        """Drivers whose devices push changes (WebSocket) are followed, not only polled."""
-        if isinstance(driver, (homeassistant.HomeAssistantDriver, shelly.ShellyDriver)):
+        """Drivers whose devices push changes (their `follow`) are followed, not only polled."""
+        follow = getattr(driver, "follow", None)
+        if follow is not None:
             device_id = driver.device.device_id
-            self._spawn(driver.follow(lambda e: self.home.entity_changed(device_id, e)))
+            self._spawn(follow(lambda e: self.home.entity_changed(device_id, e)))
 
     async def _tell_batch(self) -> None:
         batch, self._batch = self._batch, []
@@ -353,7 +345,8 @@ def announcement(batch: list[tuple[Device, int]]) -> str:
     lights = sum(n for d, n in batch if d.family == "hue")
     parts = []
     for family, n in counts.items():
-        one, many = NOUNS.get(family, (family + " device", family + " devices"))
+        known = BY_NAME.get(family)
+        one, many = known.nouns if known else (family + " device", family + " devices")
         words = {1: "a", 2: "two", 3: "three", 4: "four"}.get(n, str(n))
         if n == 1 and one[0].lower() in "aeiou":
             words = "an"

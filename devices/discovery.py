@@ -1,6 +1,6 @@
 """Continuous LAN discovery: mDNS browsing and SSDP search, mapped to driver families.
 
-What to look for comes from `devices.manifest`. Each device is reported once through
+What to look for comes from the families' declarations, through `devices.manifest`. Each device is reported once through
 `on_found`, however many ways it is seen (mDNS and SSDP; aliases are family+uid and
 family+host:port), again under the same key only if it moves to a new address, and once
 through `on_lost` when the last way of seeing it is gone: an mDNS goodbye/expiry, an SSDP
@@ -310,14 +310,15 @@ class Discovery:
         props = {k: v or "" for k, v in info.decoded_properties.items()}
         if self.house and props.get(HOUSE_TXT) != self.house:
             return
-        entry = manifest.match_mdns_entry(type_, name, props)
+        match = manifest.match_mdns_entry(type_, name, props)
         hosts = info.parsed_addresses(IPVersion.V4Only) or info.parsed_addresses()
-        if entry is None or not hosts or info.port is None:
+        if match is None or not hosts or info.port is None:
             return
+        family, entry = match
         instance = manifest.instance_name(type_, name)
         uid = props.get(entry.uid) if entry.uid else None
         found = Found(
-            key=f"{entry.family}:{uid or instance}", family=entry.family, host=hosts[0],
+            key=f"{family}:{uid or instance}", family=family, host=hosts[0],
             port=info.port, name=instance, properties=props, source="mdns")
         await self._seen(found, source, uid)
 

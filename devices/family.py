@@ -34,6 +34,10 @@ class SsdpMatch:
     headers: Mapping[str, str] = field(default_factory=dict)  # header name -> value pattern
 
 
+class HouseError(Exception):
+    """An emulated house cannot start here; the message says why and what to do."""
+
+
 class HouseContext(Protocol):
     """What an emulated house gives each family's emulation."""
 

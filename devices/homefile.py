@@ -15,15 +15,9 @@ from typing import Any
 
 import yaml
 
-from devices.homeassistant import DOMAIN_SERVICES
+from devices.families import BY_NAME, FAMILIES
 from devices.names import slug
 
-# Which emulator serves an entity when the file does not say (`via:`).
-FAMILIES = ("hue", "wled", "sonos", "shelly", "camera", "homeassistant")
-# The domains each family serves; Claw would never see an entity of another domain.
-SERVES = {"hue": {"light"}, "wled": {"light"}, "sonos": {"media_player"},
-          "shelly": {"switch", "cover"}, "camera": {"camera"},
-          "homeassistant": set(DOMAIN_SERVICES)}
 # Attributes an emulator turns into device settings (Home Assistant units), with their bounds.
 # Entities that Home Assistant serves keep their attributes as written, as HA's own states do.
 NUMBERS = {"brightness": (0, 255), "volume_level": (0, 1), "current_position": (0, 100),
@@ -97,16 +91,8 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequen
 
 
 def default_via(domain: str, name: str, area: str | None) -> str:
-    if domain == "light":
-        return "hue"
-    if domain in ("switch", "cover"):
-        return "shelly"
-    if domain == "camera":
-        return "camera"
-    # A Sonos speaker is named after its room; other media players live in Home Assistant.
-    if domain == "media_player" and area and name == f"{area} Speaker":
-        return "sonos"
-    return "homeassistant"
+    """The family that serves an entity whose file does not say (`via:`)."""
+    return next(f.name for f in FAMILIES if f.claims(domain, name, area) and domain in f.serves)
 
 
 def load(path: Path | str) -> HomeSpec:
@@ -205,27 +191,29 @@ def parse(text: str, where: str = "home file") -> HomeSpec:
         if isinstance(state, dict):  # fixtures sometimes write state: {state: ..., attributes: ...}
             attributes = {**attributes, **(state.get("attributes") or {})}
             state = state.get("state", "off")
-        via = e.get("via") or default_via(domain, name, area_name)
-        if via not in FAMILIES:
-            raise fail(e, f"field 'via' must be one of {', '.join(FAMILIES)}, got {via!r}", "via")
         what = f"entity {name.strip()!r}"
-        if not any(domain in served for served in SERVES.values()):
-            known = ", ".join(sorted(set().union(*SERVES.values())))
+        if not any(domain in f.serves for f in FAMILIES):
+            known = ", ".join(sorted(set().union(*(f.serves for f in FAMILIES))))
             raise fail(e, f"{what}: Claw has no driver for domain {domain!r} (it drives {known})",
                        "id" if "id" in e else "domain")
-        if domain not in SERVES[via]:
-            raise fail(e, f"{what}: {via} serves {', '.join(sorted(SERVES[via]))}, not {domain}", "via")
+        via = e.get("via") or default_via(domain, name, area_name)
+        family = BY_NAME.get(via) if isinstance(via, str) else None
+        if family is None or family.emulation is None:
+            names = ", ".join(f.name for f in FAMILIES if f.emulation)
+            raise fail(e, f"field 'via' must be one of {names}, got {via!r}", "via")
+        if domain not in family.serves:
+            raise fail(e, f"{what}: {via} serves {', '.join(sorted(family.serves))}, not {domain}", "via")
         if via == "sonos":  # a Sonos speaker's id comes from its room
             entity_id = f"media_player.{slug(area_name or name)}"
-        elif via != "homeassistant" or entity_id is None:
+        elif via != "home_assistant" or entity_id is None:
             entity_id = f"{domain}.{slug(name)}"
         if entity_id in seen:
             change = ("area (a Sonos speaker's id comes from its room)" if via == "sonos"
-                      else "id" if "id" in e and via == "homeassistant" else "name")
+                      else "id" if "id" in e and via == "home_assistant" else "name")
             raise fail(e, f"{what} gets the id {entity_id}, which the entity on line "
                           f"{seen[entity_id]} has already; give one of them another {change}")
         seen[entity_id] = e.line
-        if via != "homeassistant":
+        if via != "home_assistant":
             for key, value in attributes.items():
                 problem = _bad_attribute(key, value)
                 if problem:

@@ -8,11 +8,11 @@ from typing import AsyncIterator
 from claw import home_tools
 from claw.executor import Executor
 from claw.tools import ToolRegistry
-from devices.emulators.homeassistant import HomeAssistantEmulator
-from devices.emulators.hue import HueBridgeEmulator
+from devices.families.homeassistant.emulator import HomeAssistantEmulator
+from devices.families.hue.emulator import HueBridgeEmulator
 from devices.home import Home
-from devices.homeassistant import HomeAssistantDriver
-from devices.hue import HueDriver
+from devices.families.homeassistant.driver import HomeAssistantDriver
+from devices.families.hue.driver import HueDriver
 from devices.model import Device
 from memory.store import Store
 

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 from PIL import Image
 
-from devices.camera import CameraDriver, changed, difference, make_driver
-from devices.emulators.camera import CameraEmulator
+from devices.families.camera.driver import CameraDriver, changed, difference
+from devices.families.camera.emulator import CameraEmulator
 from devices.model import Device, DeviceError
 
 
@@ -24,7 +24,7 @@ def device_for(cam: CameraEmulator) -> Device:
 
 @pytest.fixture
 async def driver(cam: CameraEmulator) -> AsyncIterator[CameraDriver]:
-    drv = make_driver(device_for(cam), area="Driveway")
+    drv = CameraDriver(device_for(cam), area="Driveway")
     yield drv
     await drv.close()
 

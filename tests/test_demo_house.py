@@ -36,7 +36,7 @@ async def scenario_demo() -> dict:
             devices = (await api.get("/api/devices")).json()
             out["entities"] = {e["entity_id"]: [e["name"], e["area"], e["state"]] for e in devices["entities"]}
 
-            study = house.sonos["media_player.study"]
+            study = house.families["sonos"].speakers["media_player.study"]
             out["play"] = (await api.post("/api/tools/HassMediaUnpause", json={"area": "Study"})).json()
             out["after_play"] = study.state.transport
             # a sentence the fast path does not know goes to the model, which calls the tool
@@ -59,11 +59,11 @@ async def scenario_demo() -> dict:
             for text in ("set the hallway to 21 degrees", "turn on the pool pump",
                          "what's the spa temperature?", "is the garage door open?"):
                 out[text] = (await api.post("/api/chat", json={"text": text})).json()
-            out["hallway_target"] = house.ha.states["climate.hallway"]["attributes"]["temperature"]
-            out["pool_pump_on"] = house.shelly["switch.pool_pump"].output
+            out["hallway_target"] = house.families["home_assistant"].server.states["climate.hallway"]["attributes"]["temperature"]
+            out["pool_pump_on"] = house.families["shelly"].devices["switch.pool_pump"].output
 
             # the model looks at a camera picture (Claude vision): the JPEG goes back with the tool result
-            house.cameras["camera.driveway_camera"].set_scene("truck")
+            house.families["camera"].cameras["camera.driveway_camera"].set_scene("truck")
             standin.queue += [tool_reply("CameraSnapshot", {"area": "Driveway"}),
                               text_reply("A delivery truck is in the driveway.")]
             out["look"] = (await api.post("/api/chat", json={"text": "anyone in the driveway?"})).json()
@@ -73,13 +73,13 @@ async def scenario_demo() -> dict:
 
             lights = await api.post("/api/tools/HassTurnOn", json={"area": "Kitchen", "domain": ["light"]})
             out["lights"] = lights.json()
-            out["hue_on"] = sorted(l.name for l in house.hue.lights.values() if l.on)
+            out["hue_on"] = sorted(l.name for l in house.families["hue"].bridge.lights.values() if l.on)
 
-            house.sonos["media_player.living_room"].fail = "offline"
+            house.families["sonos"].speakers["media_player.living_room"].fail = "offline"
             t = time.monotonic()
             out["offline"] = (await api.post("/api/tools/HassMediaUnpause", json={"area": "Living Room"})).json()
             out["offline_s"] = time.monotonic() - t
-            house.sonos["media_player.living_room"].fail = None
+            house.families["sonos"].speakers["media_player.living_room"].fail = None
 
             # a security action waits for the owner's answer; nothing happens before it
             unlock = asyncio.create_task(api.post("/api/tools/HassTurnOff", json={"name": "Front Door"}))
@@ -90,15 +90,15 @@ async def scenario_demo() -> dict:
                     break
                 await asyncio.sleep(0.05)
             out["pending"] = pending
-            out["lock_while_pending"] = house.ha.states["lock.front_door"]["state"]
+            out["lock_while_pending"] = house.families["home_assistant"].server.states["lock.front_door"]["state"]
             await api.post(f"/api/confirmations/{pending[0]['id']}", json={"approve": False})
             out["unlock"] = (await unlock).json()
-            out["lock_state"] = house.ha.states["lock.front_door"]["state"]
+            out["lock_state"] = house.families["home_assistant"].server.states["lock.front_door"]["state"]
 
             out["reset"] = (await api.post("/api/demo/reset", json={})).status_code
             out["after_reset"] = {
                 "study": study.state.transport,
-                "hue_on": sorted(l.name for l in house.hue.lights.values() if l.on),
+                "hue_on": sorted(l.name for l in house.families["hue"].bridge.lights.values() if l.on),
             }
     await house.stop()
     await standin.stop()

@@ -20,14 +20,14 @@ from claw import home_tools
 from claw.executor import Executor
 from claw.fastpath import FastPath
 from claw.tools import Caller, ToolRegistry
-from devices.emulators.homeassistant import HomeAssistantEmulator
-from devices.emulators.hue import HueBridgeEmulator
-from devices.emulators.sonos import SonosEmulator, SonosHousehold
+from devices.families.homeassistant.emulator import HomeAssistantEmulator
+from devices.families.hue.emulator import HueBridgeEmulator
+from devices.families.sonos.emulator import SonosEmulator, SonosHousehold
 from devices.home import Home
-from devices.homeassistant import HomeAssistantDriver
-from devices.hue import HueDriver
+from devices.families.homeassistant.driver import HomeAssistantDriver
+from devices.families.hue.driver import HueDriver
 from devices.model import Device
-from devices.sonos import SonosDriver
+from devices.families.sonos.driver import SonosDriver
 from memory.store import Store
 
 OWNER = Caller(role="owner", chat_id="t", channel="web")

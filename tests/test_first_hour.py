@@ -13,12 +13,12 @@ import pytest
 from claw import doctor, startup
 from claw.cli import main
 from claw.service import Claw
-from devices.emulators.homeassistant import HomeAssistantEmulator
-from devices.emulators.sonos import SonosEmulator, SonosHousehold
-from devices.emulators.shelly import ShellyEmulator
+from devices.families.homeassistant.emulator import HomeAssistantEmulator
+from devices.families.sonos.emulator import SonosEmulator, SonosHousehold
+from devices.families.shelly.emulator import ShellyEmulator
 from devices.model import Device
-from devices.shelly import ShellyDriver
-from devices.sonos import SonosDriver
+from devices.families.shelly.driver import ShellyDriver
+from devices.families.sonos.driver import SonosDriver
 from tests.conftest import make_config, serve
 from tests.telegram_standin import TelegramStandIn
 

@@ -113,7 +113,7 @@ async def test_rename_survives_rediscovery_and_restart(h, tmp_path):
     assert h.home.entities["light.floor_lamp"].name == "Reading Lamp"
     assert h.home.entities["light.floor_lamp"].area == "Study"
     from devices.home import Home
-    from devices.hue import HueDriver
+    from devices.families.hue.driver import HueDriver
 
     again = Home(h.store)
     driver = h.home.drivers["hue:1"]

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from devices.emulators.homeassistant import HomeAssistantEmulator
-from devices.homeassistant import HomeAssistantDriver, TokenRejected, make_driver
+from devices.families.homeassistant.emulator import HomeAssistantEmulator
+from devices.families.homeassistant.driver import HomeAssistantDriver, TokenRejected, make_driver
 from devices.model import Device, DeviceError, Entity
 
 TOKEN = "ha-secret-token-0123456789"

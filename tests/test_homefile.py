@@ -15,6 +15,7 @@ import yaml
 
 from claw.demo import demo_app, demo_service
 from devices import homefile
+from devices.families import FAMILIES
 from devices.emulators.house import DEMO_HOME, EmulatedHouse
 from devices.homefile import HomeFileError
 from tests import netns
@@ -91,12 +92,12 @@ def test_claw_shape_loads():
         "light.ceiling": ("Ceiling", "Kitchen", "on", "hue"),  # a bare on is YAML's true
         "light.strip": ("Strip", "Balcony", "off", "wled"),
         "media_player.bedroom": ("Bedroom Speaker", "Bedroom", "playing", "sonos"),
-        "media_player.radio": ("Radio", "Kitchen", "idle", "homeassistant"),
+        "media_player.radio": ("Radio", "Kitchen", "idle", "home_assistant"),
         "switch.kettle": ("Kettle", "Kitchen", "off", "shelly"),
         "cover.blind": ("Blind", "Bedroom", "open", "shelly"),
         "camera.door_camera": ("Door Camera", "Balcony", "off", "camera"),
-        "climate.heating": ("Heating", "Bedroom", "heat", "homeassistant"),
-        "sensor.bedroom_temperature": ("Bedroom Temperature", "Garage", "19.5", "homeassistant"),
+        "climate.heating": ("Heating", "Bedroom", "heat", "home_assistant"),
+        "sensor.bedroom_temperature": ("Bedroom Temperature", "Garage", "19.5", "home_assistant"),
     }
     ceiling = entity(spec, "light.ceiling")
     assert ceiling.aliases == ["big light"] and ceiling.attributes == {"brightness": 200}
@@ -151,13 +152,13 @@ def test_home_assistant_fixtures_load():
     assert len(with_entities) == 7
     assert [s for s in loaded if s.areas and not s.entities]  # areas only
     fan = entity(homefile.load(FIXTURES / "HassFanSetSpeed" / "name_only.yaml"), "fan.ceiling_fan")
-    assert fan.via == "homeassistant"
+    assert fan.via == "home_assistant"
 
 
 def test_demo_home_is_a_home_file():
     spec = homefile.load(DEMO_HOME)
     assert len(spec.entities) == 18
-    assert {e.via for e in spec.entities} == set(homefile.FAMILIES)
+    assert {e.via for e in spec.entities} == {f.name for f in FAMILIES if f.emulation}
 
 
 @pytest.mark.parametrize("text, line, words", [
@@ -165,7 +166,7 @@ def test_demo_home_is_a_home_file():
     ("entities:\n  - domain: light\n    area: Kitchen\n", 2, "field 'name' is missing"),
     ("entities:\n  - name: Lamp\n    area: Kitchen\n", 2, "field 'domain' is missing"),
     ("entities:\n  - {domain: light, name: A}\n  - domain: light\n    name: B\n    via: zigbee\n",
-     5, "field 'via' must be one of hue, wled"),
+     5, "field 'via' must be one of hue, sonos"),
     ("entities:\n  - id: light.a\n    name: A\n    attributes: [1, 2]\n", 4,
      "field 'attributes' must be a mapping"),
     ("entities:\n  - id: light.a\n    name: A\n    area: [Kitchen]\n", 4,
@@ -283,20 +284,20 @@ async def scenario_round_trip(path: str) -> dict[str, Any]:
                 await asyncio.sleep(0.05)
             await api.post(f"/api/confirmations/{pending[0]['id']}", json={"approve": True})
             out["results"]["ha_lock"] = await unlock
-            blinds = house.shelly["cover.study_blinds"]
+            blinds = house.families["shelly"].devices["cover.study_blinds"]
             await _until(lambda: blinds.cover_state not in ("opening", "closing"), 5)
 
-            floor_lamp = house.hue.lights[house._hue_lights["light.floor_lamp"]]
+            floor_lamp = house.families["hue"].light("light.floor_lamp")
             out["devices"] = {
                 "floor_lamp": [floor_lamp.on, floor_lamp.bri, floor_lamp.colormode],
-                "desk_lamp": house.hue.lights[house._hue_lights["light.desk_lamp"]].on,
-                "deck_strip": house.wled["light.deck_strip"].on,
-                "study": [house.sonos["media_player.study"].state.transport,
-                          house.sonos["media_player.study"].state.volume],
-                "pool_pump": house.shelly["switch.pool_pump"].output,
+                "desk_lamp": house.families["hue"].light("light.desk_lamp").on,
+                "deck_strip": house.families["wled"].strips["light.deck_strip"].on,
+                "study": [house.families["sonos"].speakers["media_player.study"].state.transport,
+                          house.families["sonos"].speakers["media_player.study"].state.volume],
+                "pool_pump": house.families["shelly"].devices["switch.pool_pump"].output,
                 "blinds": blinds.position,
-                "thermostat": house.ha.states["climate.living_room"]["attributes"]["temperature"],
-                "patio_door": house.ha.states["lock.patio_door"]["state"],
+                "thermostat": house.families["home_assistant"].server.states["climate.living_room"]["attributes"]["temperature"],
+                "patio_door": house.families["home_assistant"].server.states["lock.patio_door"]["state"],
             }
             out["after"] = _view((await api.get("/api/devices")).json())
             # the blinds are still closing when the reset comes: they must stay where it put them

@@ -11,8 +11,8 @@ from claw.house import House, announcement
 from claw.house_tools import register as register_house_tools
 from claw.tools import ToolRegistry
 from devices.discovery import Found
-from devices.emulators.homeassistant import HomeAssistantEmulator
-from devices.emulators.hue import HueBridgeEmulator
+from devices.families.homeassistant.emulator import HomeAssistantEmulator
+from devices.families.hue.emulator import HueBridgeEmulator
 from devices.home import Home
 from devices.model import Device, DeviceError
 from memory.store import Store
@@ -115,7 +115,7 @@ def test_announcement_reads_like_a_sentence():
 
 
 async def test_a_native_speaker_wins_over_its_home_assistant_mirror(house):
-    from devices.emulators.sonos import SonosEmulator
+    from devices.families.sonos.emulator import SonosEmulator
 
     ha = HomeAssistantEmulator(token=TOKEN)
     ha.add_entity("media_player.study", "playing", {"friendly_name": "Study (via HA)",

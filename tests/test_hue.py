@@ -7,8 +7,8 @@ import aiohttp
 import pytest
 
 from devices.colors import color_name_target
-from devices.emulators.hue import HueBridgeEmulator
-from devices.hue import HueDriver, LinkButtonNotPressed, NotPaired, make_driver, rgb_to_xy, xy_to_rgb
+from devices.families.hue.emulator import HueBridgeEmulator
+from devices.families.hue.driver import HueDriver, LinkButtonNotPressed, NotPaired, make_driver, rgb_to_xy, xy_to_rgb
 from devices.model import Device, DeviceError
 
 TIMEOUT = 0.5

@@ -11,9 +11,9 @@ import uuid
 import pytest
 
 from claw.service import Claw
-from devices.emulators.sonos import SonosEmulator, SonosHousehold
+from devices.families.sonos.emulator import SonosEmulator, SonosHousehold
 from devices.model import Device
-from devices.sonos import SonosDriver
+from devices.families.sonos.driver import SonosDriver
 from local_llm import default_model_path
 from tests.anthropic_standin import text_reply
 from tests.conftest import make_config, serve

@@ -19,8 +19,8 @@ from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from claw.service import Claw
-from devices.camera import CameraDriver
-from devices.emulators.camera import CameraEmulator
+from devices.families.camera.driver import CameraDriver
+from devices.families.camera.emulator import CameraEmulator
 from devices.model import Device
 from tests.conftest import make_config, serve
 from tests.home_fixtures import SmallHome, devices_in

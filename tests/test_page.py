@@ -23,9 +23,9 @@ from playwright.async_api import Page, async_playwright
 
 from claw.page import _templates
 from claw.service import Claw
-from devices.camera import make_driver
-from devices.emulators.camera import CameraEmulator
-from devices.homeassistant import HomeAssistantDriver
+from devices.families.camera.driver import CameraDriver
+from devices.families.camera.emulator import CameraEmulator
+from devices.families.homeassistant.driver import HomeAssistantDriver
 from devices.model import Device, Entity
 from tests import netns
 from tests.anthropic_standin import AnthropicStandIn, text_reply, tool_reply
@@ -93,7 +93,7 @@ async def scenario_page() -> dict[str, Any]:
         service = Claw(config)
         async with serve(service) as api, devices_in(service.home, service.executor) as small, \
                 CameraEmulator(name="Driveway Camera", size=(320, 180)) as camera:
-            await service.home.add(make_driver(Device("cam-1", "camera", camera.name, camera.host,
+            await service.home.add(CameraDriver(Device("cam-1", "camera", camera.name, camera.host,
                                                       camera.port), area="Driveway"))
             service.store.remember("The spare key is under the blue pot")
             service.store.remember("The bins go out on Tuesday")

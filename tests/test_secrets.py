@@ -25,10 +25,10 @@ from claw.house_tools import register as register_house_tools
 from claw.tools import ToolError, ToolRegistry
 from devices.advertise import Advertiser
 from devices.discovery import Found
-from devices.emulators.homeassistant import HomeAssistantEmulator
-from devices.emulators.hue import HueBridgeEmulator
+from devices.families.homeassistant.emulator import HomeAssistantEmulator
+from devices.families.hue.emulator import HueBridgeEmulator
 from devices.home import Home
-from devices.homeassistant import make_driver
+from devices.families.homeassistant.driver import make_driver
 from devices.model import Device, DeviceError
 from memory.store import Store
 from tests import netns

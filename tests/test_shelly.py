@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from devices.emulators.shelly import ShellyEmulator
+from devices.families.shelly.emulator import ShellyEmulator
 from devices.model import Device, DeviceError, Entity
-from devices.shelly import ShellyDriver, make_driver
+from devices.families.shelly.driver import ShellyDriver
 
 
 def device_for(emu: ShellyEmulator, name: str = "Shelly") -> Device:
@@ -57,7 +57,7 @@ async def test_device_info_matches_gen2_shape(plug: ShellyEmulator) -> None:
 
 
 async def test_switch_on_off_and_power(plug: ShellyEmulator) -> None:
-    driver = make_driver(device_for(plug, name="Shelly Plug"), area="Garden")
+    driver = ShellyDriver(device_for(plug, name="Shelly Plug"), area="Garden")
     try:
         [entity] = await driver.refresh()
         assert entity.entity_id == "switch.pool_pump"  # the device's own name wins

@@ -16,10 +16,10 @@ import pytest
 import soco
 from soco.exceptions import SoCoUPnPException
 
-from devices.emulators.sonos import SonosEmulator, SonosHousehold
+from devices.families.sonos.emulator import SonosEmulator, SonosHousehold
 from devices.home import Home
 from devices.model import Device, DeviceError
-from devices.sonos import SERVICES, SonosDriver
+from devices.families.sonos.driver import SERVICES, SonosDriver
 from memory.store import Store
 
 _hosts = itertools.count(1)

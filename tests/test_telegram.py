@@ -22,10 +22,10 @@ from claw.alerts import parse_standing_orders
 from claw.config import Config
 from claw.pairing import ALPHABET, MAX_PENDING_CODES, Pairing, PairingError
 from claw.service import Claw
-from devices.camera import CameraDriver
-from devices.emulators.camera import CameraEmulator
-from devices.emulators.homeassistant import HomeAssistantEmulator
-from devices.homeassistant import HomeAssistantDriver
+from devices.families.camera.driver import CameraDriver
+from devices.families.camera.emulator import CameraEmulator
+from devices.families.homeassistant.emulator import HomeAssistantEmulator
+from devices.families.homeassistant.driver import HomeAssistantDriver
 from devices.model import Device
 from memory.store import Store
 from messaging.outbox import Outbox

@@ -19,9 +19,9 @@ from claw.local import to_local_messages
 from claw.pairing import ALPHABET, CODES_PER_MESSAGE, MAX_WRONG_CODES, TOO_MANY_CODES, Pairing
 from claw.service import Claw
 from claw.tools import Caller
-from devices.emulators.homeassistant import HomeAssistantEmulator
+from devices.families.homeassistant.emulator import HomeAssistantEmulator
 from devices.home import MAX_ALIASES, MAX_NAME
-from devices.homeassistant import HomeAssistantDriver
+from devices.families.homeassistant.driver import HomeAssistantDriver
 from devices.model import Device
 from local_llm import default_model_path
 from local_llm.prompt import ChatPrompt

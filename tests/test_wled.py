@@ -8,9 +8,9 @@ import aiohttp
 import pytest
 
 from devices.colors import kelvin_to_rgb
-from devices.emulators.wled import EFFECTS, WledEmulator
+from devices.families.wled.emulator import EFFECTS, WledEmulator
 from devices.model import Device, DeviceError
-from devices.wled import WledDriver, make_driver
+from devices.families.wled.driver import WledDriver
 
 
 def device_for(emu: WledEmulator) -> Device:
@@ -25,7 +25,7 @@ async def strip() -> AsyncIterator[WledEmulator]:
 
 @pytest.fixture
 async def driver(strip: WledEmulator) -> AsyncIterator[WledDriver]:
-    d = make_driver(device_for(strip), area="Deck")
+    d = WledDriver(device_for(strip), area="Deck")
     yield d
     await d.close()
 

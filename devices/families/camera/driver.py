@@ -88,7 +88,3 @@ def _thumbnail(data: bytes) -> Image.Image:
     with Image.open(io.BytesIO(data)) as img:
         img.draft("L", _COMPARE_SIZE)  # lets the JPEG decoder downscale cheaply
         return img.convert("L").resize(_COMPARE_SIZE, Image.Resampling.BOX)
-
-
-def make_driver(device: Device, area: str | None = None) -> CameraDriver:
-    return CameraDriver(device, area=area)

@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 
 from devices.http import DeviceHttp
-from devices.model import Device, DeviceError, Entity
+from devices.model import Device, DeviceError, DeviceRefused, Entity
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ class HomeAssistantDriver:
                 raise TokenRejected()
             if resp.status == 400:
                 service = path.removeprefix("/api/services/").replace("/", ".")
-                raise DeviceError(f"{self._where()} refused {service} with {json}; "
+                raise DeviceRefused(f"{self._where()} refused {service} with {json}; "
                                   "check the values are valid for that entity")
             if resp.status == 404:
                 raise DeviceError(f"{self._where()} has no {path.rsplit('/', 1)[-1]}")

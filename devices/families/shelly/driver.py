@@ -226,7 +226,3 @@ async def _deliver(on_change: OnChange, entity: Entity) -> None:
     result = on_change(entity)
     if inspect.isawaitable(result):
         await result
-
-
-def make_driver(device: Device, area: str | None = None) -> ShellyDriver:
-    return ShellyDriver(device, area=area)

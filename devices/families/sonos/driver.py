@@ -298,7 +298,3 @@ def _reason(error: requests.ConnectionError) -> str:
     if "RemoteDisconnected" in text or "Connection aborted" in text or "reset by peer" in text:
         return "it dropped the connection"
     return "the network said: " + text
-
-
-def make_driver(device: Device) -> SonosDriver:
-    return SonosDriver(device)

@@ -120,7 +120,3 @@ def _number(value: Any, low: float, high: float, rule: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
         raise DeviceError(f"{rule}, not {value!r}")
     return float(value)
-
-
-def make_driver(device: Device, area: str | None = None) -> WledDriver:
-    return WledDriver(device, area=area)
