@@ -15,7 +15,7 @@ from typing import Any, Awaitable, Callable
 
 from claw.executor import Action, Executor
 from claw.memory_tools import fact_line, member_scope
-from claw.models import ModelUnavailable, Prompt
+from claw.models import LOCAL_NOTE, ModelUnavailable, Prompt
 from claw.router import Router
 from claw.soul import Soul
 from claw.tools import Caller, ToolRegistry
@@ -114,7 +114,7 @@ class Agent:
             fast = await self.fastpath(text, caller)
             if fast is not None:
                 return fast
-        prompt = self.prompt(caller.chat_id, text, private, caller.role)
+        prompt = self.prompt(caller.chat_id, text, private, caller.role, caller.area)
         actions: list[Action] = []
         backend = "none"
         for _ in range(self.max_iterations):
@@ -128,7 +128,7 @@ class Agent:
             if not reply.tool_uses:
                 text = reply.text or "Done."
                 if backend == "local":
-                    text += " (answered by the house's local model)"
+                    text += " " + LOCAL_NOTE
                 return TurnResult(text, actions, backend)
             blocks: list[dict[str, Any]] = []
             if reply.text:
@@ -149,14 +149,15 @@ class Agent:
             actions, backend,
         )
 
-    def prompt(self, chat_id: str, text: str, private: bool = False, role: str = "owner") -> Prompt:
+    def prompt(self, chat_id: str, text: str, private: bool = False, role: str = "owner",
+               area: str | None = None) -> Prompt:
         """The model's context: a byte-stable prefix, then the volatile part, then the chat.
 
         Text from devices and other people goes in encoded as data (memory.untrusted); a
         member's turn sees only the facts members said in that chat."""
+        persona = "\n\n".join([self.soul.text().strip(), GUIDE])
         stable = "\n\n".join([
-            self.soul.text().strip(),
-            GUIDE,
+            persona,
             "## Devices (names, areas and kinds; ask GetLiveContext for current state)\n```\n"
             + self.home.overview() + "\n```",
         ])
@@ -171,7 +172,39 @@ class Agent:
         # A private exchange stays out of later turns that may go to the cloud.
         history = self.store.recent_messages(chat_id, include_private=private)
         messages = _alternate(history)
-        return Prompt(stable, volatile, messages, self.registry.specs())
+        return Prompt(stable, volatile, messages, house_tool_specs(self.registry, self.home),
+                      persona=persona, said=text, area=area)
+
+
+# Tools that only make sense when the house has one of these kinds of device; every other tool
+# (memory, soul.md, alerts, the house's own admin) is always offered.
+_MEDIA = {"media_player"}
+TOOL_DOMAINS: dict[str, set[str]] = {
+    "HassLightSet": {"light"},
+    **{name: _MEDIA for name in (
+        "HassMediaPause", "HassMediaUnpause", "HassMediaNext", "HassMediaPrevious", "HassSetVolume",
+        "HassSetVolumeRelative", "HassMediaPlayerMute", "HassMediaPlayerUnmute",
+        "HassMediaSearchAndPlay", "SonosPlayUri", "SonosGroup", "SonosUngroup")},
+    "HassClimateSetTemperature": {"climate"},
+    "HassClimateSetMode": {"climate"},
+    "HassSetPosition": {"cover", "valve"},
+    "HassFanSetSpeed": {"fan"},
+    "HassVacuumStart": {"vacuum"},
+    "HassVacuumReturnToBase": {"vacuum"},
+    "HassVacuumCleanArea": {"vacuum"},
+    "HassLawnMowerStartMowing": {"lawn_mower"},
+    "HassLawnMowerDock": {"lawn_mower"},
+    "CameraSnapshot": {"camera"},
+    "alert_on_camera_change": {"camera"},
+}
+
+
+def house_tool_specs(registry: ToolRegistry, home: Home) -> list[dict[str, Any]]:
+    """The tool definitions the house can use: no lawn mower tool in a house without one (each
+    unused tool is schema bytes on every cloud turn and a wrong choice for a small model)."""
+    present = {e.domain for e in home.entities.values()}
+    return [tool.spec() for tool in registry.tools.values()
+            if tool.name not in TOOL_DOMAINS or TOOL_DOMAINS[tool.name] & present]
 
 
 def _alternate(history: list[dict[str, Any]]) -> list[dict[str, Any]]:

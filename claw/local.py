@@ -1,10 +1,20 @@
-"""The local model as a Backend: adapts prompts to local_llm and runs it off the event loop.
+"""The local model as a Backend: a GGUF in this process (local_llm.LocalModel) or an
+OpenAI-compatible server in the house (local_llm.remote.ServerModel), made safe for the house.
 
-The model is long-lived and not thread-safe, so calls are serialised. The stable prefix goes
-first, unchanged, so llama.cpp's KV cache reuses it; the volatile part rides with the newest
-user message. In the small-model profile the tools are narrowed, names, areas, floors and kinds
-of device become enums so constrained decoding can only produce targets that exist, and each
-tool carries a worked example (shown in the catalog, and used as lexical evidence by local_llm).
+A small model copies, loops and guesses, so each turn is shaped before and checked after:
+- a question gets read-only tools only, so asking never changes the house;
+- the prompt lists only the devices that matter to the sentence (bounded, so a 1,000-entity
+  house fits a 4,096-token context), and names, areas and kinds become enums of those, so
+  constrained decoding can only produce targets that exist;
+- the history is short and clean: the last few exchanges, without the local-model note, without
+  replies that echoed or looped;
+- a write is kept only when it is grounded: the sentence names its target (or it is in the
+  chat's room) and the words fit the tool; otherwise Claw asks instead of acting;
+- a reply that echoes the user, an earlier reply or the prompt, or repeats itself, is not sent.
+
+The model is long-lived and not thread-safe, so calls are serialised. The stable prefix (tool
+catalog, persona) goes first, unchanged, so llama.cpp's KV cache reuses it; the relevant devices,
+time and facts ride with the newest user message.
 """
 from __future__ import annotations
 
@@ -16,8 +26,13 @@ import logging
 from typing import Any
 
 from claw.config import LocalModelConfig
-from claw.models import ModelReply, ModelUnavailable, Prompt, ToolUse
+from claw.models import LOCAL_NOTE, ModelReply, ModelUnavailable, Prompt, ToolUse
 from devices.home import Home
+from devices.model import Entity
+from devices.targets import TargetError, resolve
+from local_llm.guard import echoes, is_question, repeats_itself
+from local_llm.relevance import overlap, words
+from memory.untrusted import as_data
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +43,10 @@ SMALL_TOOLS = {
     "HassMediaPlayerMute", "HassMediaPlayerUnmute", "HassClimateSetTemperature",
     "HassSetPosition", "GetLiveContext", "remember", "recall",
 }
+# What a question may use: these read the house or memory and change nothing.
+READ_TOOLS = {"GetLiveContext", "HassGetState", "GetDateTime", "recall", "list_alerts", "ListDevices"}
+# Tools that change neither the house nor anything a person relies on without being told.
+UNGUARDED = READ_TOOLS | {"remember"}
 
 # One worked example per tool for a small model, set in a made-up home so that it never names a
 # real device: tool -> (what a user might say, the arguments).
@@ -50,6 +69,34 @@ EXAMPLES = {
     "recall": ("when did I say the plumber comes?", {"query": "plumber"}),
 }
 
+# How a write is said back when Claw asks instead of acting.
+VERBS = {
+    "HassTurnOn": "turn on", "HassTurnOff": "turn off", "HassLightSet": "set", "HassMediaPause": "pause",
+    "HassMediaUnpause": "resume", "HassMediaNext": "skip the track on", "HassMediaPrevious":
+    "go back a track on", "HassSetVolume": "set the volume of", "HassSetVolumeRelative":
+    "change the volume of", "HassMediaPlayerMute": "mute", "HassMediaPlayerUnmute": "unmute",
+    "HassClimateSetTemperature": "set the temperature of", "HassSetPosition": "move",
+}
+# On and off are one word apart (and "of" is a typo of either): each needs its own word said.
+NEEDED_WORDS = {
+    "HassTurnOn": words("on start open enable activate going"),
+    "HassTurnOff": words("off stop close disable shut"),
+}
+EVERYTHING = words("all every everything everywhere whole house")
+# The words people use for a kind of device, so "the music" finds the speakers.
+DOMAIN_WORDS = {
+    "light": "light lamp", "media_player": "speaker music song track volume sound player tv radio",
+    "climate": "thermostat temperature heating heat cool", "cover": "blind shade curtain cover",
+    "lock": "lock door", "switch": "switch plug", "sensor": "sensor temperature humidity",
+    "binary_sensor": "sensor motion door window", "fan": "fan", "vacuum": "vacuum clean",
+    "camera": "camera picture", "alarm_control_panel": "alarm", "valve": "valve water",
+    "lawn_mower": "mower lawn", "todo": "list shopping todo",
+}
+MAX_ENTITIES = 40  # devices in one local prompt: about 25 tokens each
+HISTORY_EXCHANGES = 2  # earlier user/assistant pairs a local turn sees
+MAX_HISTORY_CHARS = 300  # of each earlier message
+UNCLEAR = "I'm not sure what you mean. Name the device or room and what to do, e.g. \"turn off the kitchen light\"."
+
 _ids = itertools.count(1)
 
 
@@ -57,24 +104,34 @@ class LocalBackend:
     name = "local"
 
     def __init__(self, config: LocalModelConfig, home: Home, small_profile: bool = True):
-        from local_llm import LocalConfig
-
         self.home = home
         self.small_profile = small_profile
-        self._config = LocalConfig(
-            model_path=config.model_path, n_gpu_layers=config.n_gpu_layers, n_ctx=config.n_ctx,
-            n_threads=config.threads or None, chat_format=config.chat_format or None,
-            small_profile=small_profile,
-        )
-        self._model: Any = None
+        self.config = config
+        # A server outside the house (in_house = false) is no place for a private request.
+        self.in_house = config.in_house or not config.url
+        self._engine: Any = None
         self._lock = asyncio.Lock()
 
     def _load(self) -> Any:
-        if self._model is None:
-            from local_llm import LocalModel
+        if self._engine is None:
+            self._engine = self._make_engine()
+        return self._engine
 
-            self._model = LocalModel(self._config)
-        return self._model
+    def _make_engine(self) -> Any:
+        c = self.config
+        if c.url:
+            from local_llm.remote import ServerConfig, ServerModel
+
+            return ServerModel(ServerConfig(url=c.url, model=c.model, api_key=c.api_key,
+                                            response_format=c.response_format, timeout=c.timeout,
+                                            small_profile=self.small_profile))
+        from local_llm import LocalConfig, LocalModel
+
+        return LocalModel(LocalConfig(
+            model_path=c.model_path, n_gpu_layers=c.n_gpu_layers, n_ctx=c.n_ctx,
+            n_threads=c.threads or None, chat_format=c.chat_format or None,
+            small_profile=self.small_profile,
+        ))
 
     async def warm(self) -> None:
         """Load the model in the background so the first private turn is not slow."""
@@ -82,9 +139,14 @@ class LocalBackend:
             await asyncio.to_thread(self._load)
 
     async def complete(self, prompt: Prompt) -> ModelReply:
-        messages = to_local_messages(prompt)
-        tools = self.tools(prompt.tools)
+        said = prompt.said or _last_user_text(prompt.messages)
+        offered = prompt.tools
+        if is_question(said):
+            offered = [spec for spec in offered if spec["name"] in READ_TOOLS]
+        entities = self.relevant_entities(said, prompt.area)
+        tools = self.tools(offered, entities, said, prompt.area)
         system = self.system(prompt, tools)
+        messages = to_local_messages(prompt, self.devices_text(entities))
         async with self._lock:
             try:
                 model = await asyncio.to_thread(self._load)
@@ -92,32 +154,81 @@ class LocalBackend:
             except (OSError, ValueError, RuntimeError) as e:
                 log.error("local model failed: %s", e)
                 raise ModelUnavailable("local_failed", f"the local model failed ({e}).") from None
-        uses = [ToolUse(f"local_{next(_ids)}", c.name, dict(c.args)) for c in reply.tool_calls]
         usage = {"input_tokens": reply.prompt_tokens, "evaluated_tokens": reply.evaluated_tokens,
                  "output_tokens": reply.completion_tokens}
-        return ModelReply(reply.text.strip(), uses, usage, "local")
+        uses = []
+        for call in reply.tool_calls:
+            args = dict(call.args)
+            if call.name not in UNGUARDED:
+                args = self._in_callers_room(call.name, args, tools, prompt.area)
+                doubt = self.ungrounded(call.name, args, tools, said, prompt.area)
+                if doubt:
+                    log.info("local model proposed %s %s for %r; asking instead: %s", call.name, args, said, doubt)
+                    return ModelReply(doubt, [], usage, "local")
+            uses.append(ToolUse(f"local_{next(_ids)}", call.name, args))
+        text = reply.text.strip()
+        if not uses:
+            text = self._checked_text(text, said, messages, system)
+        return ModelReply(text, uses, usage, "local")
+
+    # -- what the model sees --------------------------------------------------------------
+    def relevant_entities(self, said: str, area: str | None) -> list[Entity]:
+        """At most MAX_ENTITIES entities the sentence is about, best first.
+
+        A word of the entity's name counts 3, of its area or floor 2, of its kind ("music" for a
+        speaker) 1, being in the speaker's room 1; entities scoring under half the best are left
+        out, so "the desk lamp" lists the lamps, not every light. One set intersection per
+        entity: a 1,000-entity house ranks in milliseconds."""
+        said_words = words(said)
+        scored = []
+        for order, e in enumerate(self.home.entities.values()):
+            a = self.home.areas.get(e.area or "")
+            place = [e.area or ""] + ([*a.aliases, a.floor or ""] if a else [e.floor or ""])
+            kind = DOMAIN_WORDS.get(e.domain, e.domain) + " " + (e.device_class or "")
+            score = (3 * len(said_words & words(" ".join([e.name, *e.aliases])))
+                     + 2 * len(said_words & words(" ".join(place)))
+                     + len(said_words & words(kind)) + (1 if area and e.area == area else 0))
+            if score:
+                scored.append((-score, order, e))
+        if not scored:
+            return []
+        best = max(-s for s, _, _ in scored)
+        kept = sorted(item for item in scored if -item[0] * 2 >= best)
+        return [e for _, _, e in kept[:MAX_ENTITIES]]
+
+    def devices_text(self, entities: list[Entity]) -> str:
+        """The relevant devices by area, like the agent's overview (names encoded as data)."""
+        total = len(self.home.entities)
+        if not entities:
+            return f"No device of the {total} in the house matches these words."
+        by_area: dict[str, list[Entity]] = {}
+        for e in entities:
+            by_area.setdefault(e.area or "No area", []).append(e)
+        lines = [f"Devices that may matter here ({len(entities)} of {total}):"]
+        for area, members in by_area.items():
+            lines.append(f"- {as_data(area)}:")
+            lines += [f"  - {as_data(e.name)} ({as_data(e.domain)})" for e in members]
+        return "\n".join(lines)
 
     def system(self, prompt: Prompt, tools: list[dict[str, Any]]) -> str:
-        """The agent's stable prefix; a small model gets the tools with worked examples first.
-
-        The catalog leaves out device names and areas, so it stays the same as devices come and
-        go: it leads, and a changed device overview (at the end of the agent's prefix) costs
-        only its own tokens in the KV cache.
-        """
+        """The stable prefix: in the small profile the tool catalog with worked examples, then
+        the persona without any device, so it stays the same as devices come and go."""
+        persona = prompt.persona or prompt.stable
         if not self.small_profile:
-            return prompt.stable
-        from local_llm import tool_catalog
+            return persona
+        from local_llm.prompt import tool_catalog
 
-        return tool_catalog(tools) + "\n\n" + prompt.stable
+        return tool_catalog(tools) + "\n\n" + persona
 
-    def tools(self, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """In the small profile: the generic tools, with every target as an enum of what exists."""
+    def tools(self, specs: list[dict[str, Any]], entities: list[Entity], said: str = "",
+              area: str | None = None) -> list[dict[str, Any]]:
+        """In the small profile: the generic tools, every target an enum of the relevant devices."""
         if not self.small_profile:
             return specs
-        entities = self.home.entities.values()
+        named_areas = [a.name for a in self.home.areas.values() if words(a.name) and words(a.name) <= words(said)]
         enums = {
             "name": sorted({n for e in entities for n in [e.name, *e.aliases]}),
-            "area": sorted({n for a in self.home.areas.values() for n in [a.name, *a.aliases]}),
+            "area": sorted({*(e.area for e in entities if e.area), *named_areas, *([area] if area else [])}),
             "floor": self.home.floors(),
             # One kind at a time: the tools accept a single string where they take a list.
             "domain": sorted({e.domain for e in entities}),
@@ -137,17 +248,106 @@ class LocalBackend:
                 elif key not in spec["input_schema"].get("required", []):
                     del props[key]  # nothing could match: don't let the model invent a value
             if spec["name"] in EXAMPLES:
-                said, args = EXAMPLES[spec["name"]]
-                spec["examples"] = [{"said": said, "args": args}]
+                example, args = EXAMPLES[spec["name"]]
+                spec["examples"] = [{"said": example, "args": args}]
             out.append(spec)
         return out
 
+    # -- what the model proposes -----------------------------------------------------------
+    def _in_callers_room(self, name: str, args: dict[str, Any], tools: list[dict[str, Any]],
+                         area: str | None) -> dict[str, Any]:
+        """A write with no name, area or floor acts in the room the speaker is in, as a voice
+        satellite does; without this it would reach every such device in the house."""
+        spec = next((t for t in tools if t["name"] == name), None)
+        if area and spec and "area" in spec["input_schema"]["properties"] \
+                and not any(args.get(k) for k in ("name", "area", "floor")):
+            return {**args, "area": area}
+        return args
 
-def to_local_messages(prompt: Prompt) -> list[dict[str, Any]]:
-    """Anthropic-format messages as plain role/content text for the local model."""
-    out: list[dict[str, Any]] = []
+    def ungrounded(self, name: str, args: dict[str, Any], tools: list[dict[str, Any]], said: str,
+                   area: str | None) -> str:
+        """Why this write is not what the sentence asked for, as the question to ask ('' if it is).
+
+        Grounded means: the words fit the tool (on and off each need their own word), and every
+        device it would reach is named in the sentence, is in an area or floor it names, is in
+        the speaker's room, or the sentence asks for all of a kind it names."""
+        said_words = words(said)
+        spec = next((t for t in tools if t["name"] == name), {"name": name})
+        verb = VERBS.get(name, name)
+        needed = NEEDED_WORDS.get(name)
+        if (needed is not None and not said_words & needed) or (needed is None and not overlap(spec, said)):
+            return self._ask(verb, args, "the words don't clearly say to do that")
+        target = {k: args[k] for k in ("name", "area", "floor", "domain", "device_class") if args.get(k)}
+        try:
+            reached = resolve(self.home, **target)
+        except TargetError:
+            return ""  # the tool reports what is wrong, and nothing changes
+        if said_words & EVERYTHING and any(said_words & words(DOMAIN_WORDS.get(e.domain, e.domain)) for e in reached):
+            return ""
+        stray = [e for e in reached if not self._named(e, said_words, area)]
+        if stray:
+            return self._ask(verb, args, "you didn't name " + _listing([e.name for e in stray]))
+        return ""
+
+    def _named(self, e: Entity, said_words: set[str], area: str | None) -> bool:
+        a = self.home.areas.get(e.area or "")
+        names = [e.name, *e.aliases] + ([e.area, *a.aliases] if a and e.area else [])
+        floor = e.floor or (a.floor if a else None)
+        names += [floor] if floor else []
+        return (area is not None and e.area == area) or any(
+            words(n) and words(n) <= said_words for n in names)
+
+    def _ask(self, verb: str, args: dict[str, Any], why: str) -> str:
+        target = args.get("name") or (f"everything in the {args['area']}" if args.get("area") else "")
+        target = target or (f"everything on the {args['floor']}" if args.get("floor") else "that")
+        return (f"Should I {verb} {target}? I haven't, because {why}. Say it with the device or room, "
+                f"e.g. \"{verb} {target}\".")
+
+    def _checked_text(self, text: str, said: str, messages: list[dict[str, Any]], system: str) -> str:
+        """The reply unless it is empty, loops, or copies the user, an earlier reply or the prompt;
+        then the tool's result, which is what the person needs to hear, or a plain 'unclear'."""
+        earlier = [m["content"] for m in messages[:-1] if m["role"] == "assistant"]
+        sources = [said, *earlier, *system.splitlines()]
+        if text and not repeats_itself(text) and not echoes(text, sources):
+            return text
+        log.info("local reply not sent (empty, echoed or looping): %r", text[:200])
+        results = [m["content"] for m in messages if m["role"] == "tool"]
+        return results[-1][:MAX_HISTORY_CHARS] if results else UNCLEAR
+
+
+def _listing(names: list[str]) -> str:
+    names = names[:3] + (["others"] if len(names) > 3 else [])
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _last_user_text(messages: list[dict[str, Any]]) -> str:
+    for m in reversed(messages):
+        if m["role"] == "user" and isinstance(m["content"], str):
+            return m["content"]
+    return ""
+
+
+def to_local_messages(prompt: Prompt, devices: str = "") -> list[dict[str, Any]]:
+    """Anthropic-format messages as plain role/content text for the local model: a short clean
+    history (the last HISTORY_EXCHANGES exchanges, each cut to MAX_HISTORY_CHARS, without the
+    local-model note or replies that looped), then this turn with its tool calls and results."""
+    start = max((i for i, m in enumerate(prompt.messages)
+                 if m["role"] == "user" and isinstance(m["content"], str)), default=0)
+    earlier: list[dict[str, Any]] = []
+    for m in prompt.messages[:start]:
+        if not isinstance(m["content"], str):
+            continue  # an earlier turn's tool blocks: their outcome is in the reply that followed
+        text = m["content"].replace(LOCAL_NOTE, "").strip()
+        if m["role"] == "assistant" and repeats_itself(text):
+            earlier = earlier[:-1]  # drop the exchange whose reply looped
+            continue
+        earlier.append({"role": m["role"], "content": text[:MAX_HISTORY_CHARS]})
+    earlier = earlier[-2 * HISTORY_EXCHANGES:]
+    while earlier and earlier[0]["role"] != "user":
+        earlier = earlier[1:]
+    out: list[dict[str, Any]] = list(earlier)
     names: dict[str, str] = {}
-    for m in prompt.messages:
+    for m in prompt.messages[start:]:
         if isinstance(m["content"], str):
             out.append({"role": m["role"], "content": m["content"]})
             continue
@@ -162,7 +362,8 @@ def to_local_messages(prompt: Prompt) -> list[dict[str, Any]]:
                 text = " ".join(c["text"] for c in block["content"] if c["type"] == "text")
                 out.append({"role": "tool", "name": names.get(block["tool_use_id"], "tool"),
                             "content": text})
-    # The volatile part goes in its own message just before the newest user message: rendered, it
-    # leads that turn, while the model still sees the user's own words as the last message.
-    last_user = max(i for i, m in enumerate(out) if m["role"] == "user")
-    return out[:last_user] + [{"role": "user", "content": prompt.volatile}] + out[last_user:]
+    # The volatile part goes in its own message just before this turn's user message: rendered,
+    # it leads that turn, while the model still sees the user's own words as the last message.
+    volatile = "\n\n".join(part for part in (prompt.volatile, devices) if part)
+    last_user = len(earlier)
+    return out[:last_user] + [{"role": "user", "content": volatile}] + out[last_user:]

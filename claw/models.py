@@ -14,6 +14,15 @@ class Prompt:
     volatile: str
     messages: list[dict[str, Any]]  # Anthropic Messages format
     tools: list[dict[str, Any]]
+    # `stable` without the device overview: a local model lists only the devices that matter to
+    # the sentence, so a big house fits its small context.
+    persona: str = ""
+    said: str = ""  # this turn's words as the person meant them ("privately," taken off)
+    area: str | None = None  # the room the speaker is in, when the channel knows it
+
+
+# Ends every reply the local model made, so the person knows which model answered.
+LOCAL_NOTE = "(answered by the house's local model)"
 
 
 @dataclass

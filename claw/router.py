@@ -1,6 +1,10 @@
 """Model routing: Claude when it is there, the local model when it is not or when the owner
 asks for privacy. A circuit breaker skips a failing cloud for a while, then probes it again;
 the fallback never sticks beyond that.
+
+"Local" is the house's own model, in this process or on a server in the house; a server the
+owner marked as outside the house (`[local] in_house = false`) still stands in for a failing
+cloud, but a private request never goes there.
 """
 from __future__ import annotations
 
@@ -17,16 +21,18 @@ FALLBACK_KINDS = {"no_key", "connection", "timeout", "rate_limited", "overloaded
 
 NO_MODEL = (
     "no language model is configured. Set ANTHROPIC_API_KEY for Claude, or local.model_path "
-    "in claw.toml for a model on this machine (`claw doctor` checks both). Simple commands "
-    "like 'turn on the kitchen lights' work without one."
+    "(a GGUF on this machine) or local.url (a model server in the house) in claw.toml "
+    "(`claw doctor` checks them). Simple commands like 'turn on the kitchen lights' work "
+    "without one."
 )
 
 
 class Router:
     def __init__(self, cloud: Backend | None, local: Backend | None,
-                 failures_to_open: int = 3, cooldown: float = 60.0):
+                 failures_to_open: int = 3, cooldown: float = 60.0, local_in_house: bool = True):
         self.cloud = cloud
         self.local = local
+        self.local_in_house = local_in_house
         self.failures_to_open = failures_to_open
         self.cooldown = cooldown
         self.failures = 0
@@ -41,6 +47,10 @@ class Router:
                 raise ModelUnavailable(
                     "no_local", "you asked for privacy and no local model is configured, so I "
                     "sent this nowhere. Set local.model_path in claw.toml to use one.")
+            if not self.local_in_house:
+                raise ModelUnavailable(
+                    "no_local", "you asked for privacy and the local model's server is marked as "
+                    "outside the house (local.in_house = false), so I sent this nowhere.")
             return await self.local.complete(prompt)
         if self.cloud is None:
             if self.local is None:

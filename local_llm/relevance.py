@@ -81,3 +81,4 @@ def narrow_enums(schema: dict, text: str) -> dict:
             props[key]["enum"] = values
             out["required"] = [*out.get("required", []), key]
     return out
+
