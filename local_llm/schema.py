@@ -6,12 +6,15 @@ ranges, so numbers are clamped into range afterwards and each change is reported
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llama_cpp import LlamaGrammar
+if TYPE_CHECKING:
+    from llama_cpp import LlamaGrammar
 
 
 def args_grammar(schema: dict) -> LlamaGrammar:
+    from llama_cpp import LlamaGrammar  # here: the server backend uses clamp_numbers without llama.cpp
+
     # Anthropic tool schemas default to allowing extra keys; a small model should not invent any.
     closed = {"additionalProperties": False, **schema} if schema.get("type") == "object" else schema
     return LlamaGrammar.from_json_schema(json.dumps(closed), verbose=False)
@@ -19,6 +22,8 @@ def args_grammar(schema: dict) -> LlamaGrammar:
 
 def choice_grammar(names: list[str]) -> LlamaGrammar:
     """One of `names` followed by the closing quote of a JSON string."""
+    from llama_cpp import LlamaGrammar
+
     alternatives = " | ".join(json.dumps(json.dumps(name)[1:]) for name in names)
     return LlamaGrammar.from_string(f"root ::= ({alternatives})", verbose=False)
 
