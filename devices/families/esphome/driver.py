@@ -84,10 +84,13 @@ class EsphomeDriver:
             raise self._lost_error(exc) from None
         # The node answers a command with its new state. A command that changes nothing may
         # get none: then one round trip shows that the node is still there to have taken it.
-        await asyncio.wait([confirmed], timeout=CONFIRM_WAIT)
-        self._waiting.pop(key, None)
-        if not confirmed.done():
+        try:
+            async with asyncio.timeout(CONFIRM_WAIT):
+                await confirmed
+        except TimeoutError:
             await self._device_info(client)
+        finally:
+            self._waiting.pop(key, None)
 
     async def close(self) -> None:
         self._closed = True
