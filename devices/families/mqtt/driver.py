@@ -167,12 +167,12 @@ class MqttDriver:
                 f"{self.z2m_base}/bridge/devices", self._sync_topic]
         await client.subscribe([(t, 0) for t in base], timeout=self.timeout)
         self._subscribed.update(base)
+        if self.problem is not None:
+            await self._recovered()
         self._wanted.set()  # a reconnect subscribes again to every known component's topics
         reader = asyncio.ensure_future(self._read(client))
         try:
             await self._sync(client, reader)
-            if self.problem is not None:
-                await self._recovered()
             self._ready.set()
             for key in list(self.components):  # after an outage: everything, as it is now
                 await self._push(key)

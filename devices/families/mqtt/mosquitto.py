@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -56,6 +57,19 @@ class Mosquitto:
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             lines += ["allow_anonymous false", f"password_file {passwords}"]
         (self._dir / "mosquitto.conf").write_text("\n".join(lines) + "\n")
+        self._hand_to_broker_user()
+
+    def _hand_to_broker_user(self) -> None:
+        """Started as root, mosquitto runs as its own user: that user must own its folder
+        (the password file stays unreadable to anyone else)."""
+        if os.geteuid() != 0:
+            return
+        try:
+            user = pwd.getpwnam("mosquitto")
+        except KeyError:
+            return
+        for path in (self._dir, *self._dir.iterdir()):
+            os.chown(path, user.pw_uid, user.pw_gid)
 
     async def start(self, within: float = 5.0) -> None:
         """Start the broker and wait (at most `within` seconds) until it accepts connections."""
