@@ -1,29 +1,41 @@
 """The fast path: common home commands understood with no model at all.
 
-hassil matches the text against Home Assistant's own sentence templates (home-assistant-intents)
-and the live names of our entities, areas and floors. A match becomes calls to the same generic
-tools the models use, run through the one executor (so the same policy applies); questions are
-answered from live state. The reply comes from the response templates that ship with the
-sentences. Anything not matched with confidence returns None, and the model takes over.
+hassil matches the text against Home Assistant's own sentence templates (home-assistant-intents,
+plus the few of ours in claw.fastpath_sentences) and the live names of our entities, areas and
+floors. A match becomes calls to the same generic tools the models use, run through the one
+executor (so the same policy applies); questions are answered from live state. The reply comes
+from the response templates that ship with the sentences.
+
+Around the matcher: the room the speaker is in (the channel's, or what the chat said with "I'm in
+the study"); compound sentences (claw.fastpath_compound); names as people say them (parts,
+plurals, typos: devices.targets); one device of a kind needs no name, several get a question
+whose answer needs no model (claw.fastpath_questions). Anything not understood with confidence
+returns None and the model takes over; with no model, the reply says what was not understood.
 """
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from hassil import Intents, RecognizeResult, TextSlotList, TextSlotValue, filter_intents, recognize_best
 from hassil.models import UnmatchedRangeEntity
 from hassil.recognize import MISSING_ENTITY
 from home_assistant_intents import get_intents
 
+from claw import fastpath_house as house
 from claw.agent import TurnResult
 from claw.executor import Action, Executor
+from claw.fastpath_compound import understand_parts
+from claw.fastpath_questions import Question, Questions, picked, question_text
 from claw.fastpath_reply import Replies, view
+from claw.fastpath_sentences import HOUSE_QUESTIONS, merged
+from claw.rooms import chat_room, set_chat_room
 from claw.tools import Caller
 from devices.home import Home, normalize
 from devices.model import Entity
-from devices.targets import TargetError, resolve
+from devices.targets import TargetError, area_like, resolve
 
 # Intents we act on, and the tool each becomes. Questions read state through GetLiveContext.
 TOOLS = {
@@ -38,13 +50,35 @@ TOOLS = {
     "HassVacuumReturnToBase": "HassVacuumReturnToBase", "HassVacuumCleanArea": "HassVacuumCleanArea",
     "HassLawnMowerStartMowing": "HassLawnMowerStartMowing", "HassLawnMowerDock": "HassLawnMowerDock",
     "HassGetState": "GetLiveContext", "HassClimateGetTemperature": "GetLiveContext",
+    "HassListAddItem": "HassListAddItem", "HassListCompleteItem": "HassListCompleteItem",
+    "HassListRemoveItem": "HassListRemoveItem", "TodoGetItems": "TodoGetItems",
+    "VacuumStop": "VacuumStop", "AlarmArm": "AlarmArm", "AlarmDisarm": "AlarmDisarm",
 }
 QUESTIONS = {"HassGetState", "HassClimateGetTemperature"}
 MEDIA = {"HassMediaPause", "HassMediaUnpause", "HassMediaNext", "HassMediaPrevious", "HassSetVolume",
          "HassSetVolumeRelative", "HassMediaPlayerMute", "HassMediaPlayerUnmute"}
-# Wildcards are free text; only these two are safe to take as they come (what to play, which
-# zone a person is in).
-WILDCARDS = {"HassMediaSearchAndPlay": "search_query", "HassGetState": "state"}
+# The kind of device an intent acts on when the sentence does not say.
+INTENT_DOMAINS = {
+    "HassLightSet": ["light"], "HassClimateSetTemperature": ["climate", "water_heater"],
+    "HassClimateGetTemperature": ["climate"], "HassSetPosition": ["cover", "valve"],
+    "HassFanSetSpeed": ["fan"], "HassVacuumStart": ["vacuum"], "HassVacuumReturnToBase": ["vacuum"],
+    "VacuumStop": ["vacuum"], "HassVacuumCleanArea": ["vacuum"], "HassLawnMowerStartMowing": ["lawn_mower"],
+    "HassLawnMowerDock": ["lawn_mower"], "AlarmArm": ["alarm_control_panel"],
+    "AlarmDisarm": ["alarm_control_panel"], "HassListAddItem": ["todo"],
+    "HassListCompleteItem": ["todo"], "HassListRemoveItem": ["todo"], "TodoGetItems": ["todo"],
+    **{i: ["media_player"] for i in MEDIA}, "HassMediaSearchAndPlay": ["media_player"],
+}
+# Intents that act on exactly one target: several candidates are a question, not all of them.
+ONE_TARGET = {"HassListAddItem", "HassListCompleteItem", "HassListRemoveItem", "TodoGetItems",
+              "HassMediaSearchAndPlay", "HassVacuumStart", "HassVacuumReturnToBase", "VacuumStop",
+              "AlarmArm", "AlarmDisarm"}
+# Intents whose tool finds its kind of device by itself, so a sentence need not name one.
+NO_TARGET_NEEDED = ONE_TARGET - {"HassMediaSearchAndPlay"} | {"HassLawnMowerStartMowing", "HassLawnMowerDock"}
+# Wildcards are free text; only these are safe to take as they come (what to play, which zone a
+# person is in, a list item, the room the speaker says they are in).
+WILDCARDS = {"HassMediaSearchAndPlay": "search_query", "HassGetState": "state",
+             "HassListAddItem": "item", "HassListCompleteItem": "item", "HassListRemoveItem": "item",
+             "ClawInRoom": "room"}
 # Arguments each tool takes besides its value slots (others are dropped).
 TARGET_ARGS = {
     "HassTurnOn": ("name", "area", "floor", "domain", "device_class"),
@@ -54,12 +88,17 @@ TARGET_ARGS = {
     "HassVacuumCleanArea": ("name", "area"),
     "HassLawnMowerStartMowing": ("name", "area"),
     "HassLawnMowerDock": ("name", "area"),
+    "VacuumStop": ("name", "area"), "AlarmArm": ("name", "area"), "AlarmDisarm": ("name", "area"),
+    "HassListAddItem": ("name",), "HassListCompleteItem": ("name",), "HassListRemoveItem": ("name",),
+    "TodoGetItems": ("name",),
     "GetLiveContext": ("name", "area", "floor", "domain"),
 }
+TARGET_KEYS = ("name", "area", "floor", "domain", "device_class")
 # Words that, said where a device name was expected, are not a device's name.
 NOT_NAMES = {"it", "that", "this", "them", "everything", "all", "something", "anything", "music",
              "anyone", "anybody", "someone", "somebody", "everyone", "everybody", "who", "what"}
 CONNECTIVES = {"for", "to", "in", "on", "at", "with", "by", "of", "from", "and", "or", "if", "when"}
+ITEM_JOINTS = re.compile(r"\s*(?:,\s*and\b|,|\band\b)\s*", re.IGNORECASE)
 
 
 @dataclass
@@ -72,16 +111,23 @@ class Command:
     slots: dict[str, Any]  # for the reply template
     response: str  # key of the reply template
     query: dict[str, Any] = field(default_factory=dict)  # questions: device_class/state filters
+    loose: bool = False  # a name or area the house does not know was taken as said
+    ask: list[Entity] = field(default_factory=list)  # several fit and the sentence did not say which
 
 
 class FastPath:
-    def __init__(self, home: Home, executor: Executor, language: str = "en"):
+    def __init__(self, home: Home, executor: Executor, language: str = "en",
+                 has_model: Callable[[], bool] = lambda: False,
+                 questions: Questions | None = None):
         intents, responses = _language(language)
         self.home = home
         self.executor = executor
         self.language = language
+        self.has_model = has_model  # whether a model is there to hand what we don't understand to
+        self.questions = questions or Questions()
         registered = {i for i, tool in TOOLS.items() if executor.registry.get(tool) is not None}
-        self.intents = filter_intents(intents, intent_names=registered)
+        self.all_intents = filter_intents(intents, intent_names=registered | {"ClawInRoom", *HOUSE_QUESTIONS})
+        self._by_domains: dict[frozenset[str], Intents] = {}
         self.replies = Replies(responses, home)
         self._lists_key: tuple[Any, ...] | None = None
         self._lists: dict[str, TextSlotList] = {}
@@ -91,36 +137,43 @@ class FastPath:
     async def __call__(self, text: str, caller: Caller, area: str | None = None) -> TurnResult | None:
         """Handle a message if it is a command we understand; None hands it to the model.
 
-        `area` is where the speaker is (a voice satellite's room); chat has none.
-        """
-        command = self.understand(text, area)
-        if command is None:
+        `area` is where the speaker is (a voice satellite's room); else the channel's, else the
+        room the chat last said it is in."""
+        room = area or caller.area or chat_room(self.home.store, caller.chat_id)
+        question = self.questions.take(caller.chat_id)
+        if question is not None:
+            chosen = picked(question, text)
+            if chosen is not None:
+                return await self._act([_from_answer(question, chosen)], caller)
+        command = self.understand(text, room)
+        if command is not None:
+            return await self._act([command], caller)
+        parts = understand_parts(text, lambda piece, like: self._understand_piece(piece, room, like))
+        if parts is None or not any(p.command for p in parts):
             return None
-        if command.intent in QUESTIONS:
-            return await self._answer(command, caller)
-        actions = [await self.executor.run(command.tool, args, caller) for args in command.calls]
-        failed = [a for a in actions if not a.ok]
-        if failed:
-            return TurnResult(" ".join(_error_text(a) for a in failed), actions, "fast")
-        targets = self._targets(command.calls)
-        reply = self.replies.render(command.intent, command.response, command.slots, targets)
-        return TurnResult(reply or "Done.", actions, "fast")
+        unknown = [p.said for p in parts if p.command is None]
+        if unknown and self.has_model():
+            return None  # the model reads the whole sentence rather than half of it
+        return await self._act([p.command for p in parts if p.command is not None], caller, unknown)
 
     # -- understanding ------------------------------------------------------------------------
-    def understand(self, text: str, area: str | None = None) -> Command | None:
+    def understand(self, text: str, area: str | None = None, strict: bool = False) -> Command | None:
         """The command a sentence asks for, or None when it is not one we are sure of."""
         lists = self.slot_lists()
+        intents = self.intents()
         context: dict[str, Any] = {}
-        speaker_area = self.home.area_named(area) if area else None
+        speaker_area = area_like(self.home, area) if area else None
         if speaker_area is not None:
             context["area"] = {"value": speaker_area.name, "text": speaker_area.name}
-        result = recognize_best(text, self.intents, slot_lists=lists, intent_context=context,
+        result = recognize_best(text, intents, slot_lists=lists, intent_context=context,
                                 language=self.language, best_slot_name="name")
         if result is not None:
             return self._command(result)
+        if strict:
+            return None
         # A second, looser pass: a command whose device or area we don't know ("turn on the
         # pendant", "lights on in the attic"), or that needs the speaker's room.
-        result = recognize_best(text, self.intents, slot_lists=lists, intent_context=context,
+        result = recognize_best(text, intents, slot_lists=lists, intent_context=context,
                                 language=self.language, best_slot_name="name",
                                 allow_unmatched_entities=True)
         if result is None or result.text_chunks_matched == 0:
@@ -128,6 +181,29 @@ class FastPath:
         command = self._loose_command(result)
         if command is not None and text.rstrip().endswith("?") and command.intent not in QUESTIONS:
             return None  # "anyone in the driveway?" is a question, not "turn on 'anyone'"
+        return command
+
+    def intents(self) -> Intents:
+        """The sentences for the kinds of device this house has (no lawn-mower readings of a
+        vacuum sentence in a house without a mower)."""
+        domains = frozenset(e.domain for e in self.home.entities.values())
+        found = self._by_domains.get(domains)
+        if found is None:
+            found = self._by_domains[domains] = filter_intents(self.all_intents, domains=domains)
+        return found
+
+    def _understand_piece(self, piece: str, room: str | None, like: Command | None) -> Command | None:
+        """A piece of a compound sentence; one that borrows words from its neighbour (`like`)
+        must be a strict match asking the same kind of thing."""
+        command = self.understand(piece, room, strict=like is not None)
+        if command is None or like is None:
+            return command
+        if command.intent != like.intent or not command.calls or not like.calls:
+            return None
+        before, now = like.calls[0], command.calls[0]
+        if "domain" in before and "name" not in before and "name" not in now \
+                and now.get("domain") != before["domain"]:
+            return None  # "turn off the lights in the kitchen and the study": the study's lights
         return command
 
     def _command(self, result: RecognizeResult) -> Command | None:
@@ -146,23 +222,29 @@ class FastPath:
             return None
         unmatched = {k: u for k, u in result.unmatched_entities.items()
                      if not (k == "domain" and getattr(u, "text", "") == MISSING_ENTITY)}
-        if len(unmatched) != 1 or any(isinstance(u, UnmatchedRangeEntity) for u in unmatched.values()):
+        if not 1 <= len(unmatched) <= 2 or any(isinstance(u, UnmatchedRangeEntity) for u in unmatched.values()):
             return None
-        (key, missing), = unmatched.items()
-        said = missing.text.strip()
         slots = {e.name: _plain(e.value) for e in result.entities_list}
-        if key == "area" and said == MISSING_ENTITY:
-            return self._without_room(intent, slots, result.response or "default")
-        if (key not in ("name", "area") or intent in QUESTIONS
-                or not self._could_be_a_name(said, intent, key)):
+        if len(unmatched) == 1:
+            (key, missing), = unmatched.items()
+            if key == "area" and missing.text.strip() == MISSING_ENTITY:
+                return self._without_room(intent, slots, result.response or "default")
+        if set(unmatched) - {"name", "area"} or intent in QUESTIONS:
             return None
+        for key, missing in unmatched.items():
+            said = missing.text.strip()
+            if said == MISSING_ENTITY or not self._could_be_a_name(said, intent, key):
+                return None
+            slots[key] = said
         domains = result.intent_data.requires_context.get("domain")
         if "scene" in (domains or ()):
             return None  # "<anything> in the study" reads as a scene; only a known scene is one
-        slots[key] = said
-        if key == "name" and domains:
+        if "name" in unmatched and domains:
             slots.setdefault("domain", domains)
-        return self._plan(intent, slots, result.response or "default")
+        command = self._plan(intent, slots, result.response or "default")
+        if command is not None:
+            command.loose = True
+        return command
 
     def _could_be_a_name(self, said: str, intent: str, key: str) -> bool:
         """Whether words said where a name was expected plausibly name a device or an area."""
@@ -178,14 +260,12 @@ class FastPath:
         return intent in ("HassTurnOn", "HassTurnOff") or bool(_stems(said) & self._known_words)
 
     def _without_room(self, intent: str, slots: dict[str, Any], response: str) -> Command | None:
-        """A sentence that needs the speaker's room, said where there is none (chat): act only
-        when the house leaves one sensible target (the one thermostat; what is playing)."""
+        """A sentence that needs the speaker's room, said where there is none: act when the
+        house leaves one sensible target (the one thermostat; what is playing), ask which when
+        it leaves several."""
         entities = list(self.home.entities.values())
-        if intent in ("HassClimateGetTemperature", "HassClimateSetTemperature"):
-            found = [e for e in entities if e.domain == "climate"]
-            if len(found) != 1:
-                return None
-        elif intent in MEDIA:
+        many = False
+        if intent in MEDIA:
             players = [e for e in entities if e.domain == "media_player"]
             if intent == "HassMediaPlayerUnmute":
                 found = [e for e in players if e.attributes.get("is_volume_muted")]
@@ -194,10 +274,31 @@ class FastPath:
                 found = [e for e in players if e.state == state]
             # Pausing or muting everything that plays is what "pause" means; for louder,
             # resume or skip, which player is a real question.
-            if not found or (len(found) > 1 and intent not in ("HassMediaPause", "HassMediaPlayerMute")):
-                return None
+            found = found or players
+            if intent in ("HassMediaPause", "HassMediaPlayerMute") and found is not players:
+                return self._on_each(intent, slots, response, found)
         else:
+            domains = slots.get("domain") or INTENT_DOMAINS.get(intent)
+            if not domains:
+                return None
+            domains = [domains] if isinstance(domains, str) else list(domains)
+            classes = slots.get("device_class")
+            classes = [classes] if isinstance(classes, str) else list(classes or [])
+            found = [e for e in entities if e.domain in domains and (not classes or e.device_class in classes)]
+            many = intent in ("HassTurnOn", "HassTurnOff", "HassLightSet") and "domain" in slots
+        if not found:
             return None
+        if len(found) > 1 and intent in QUESTIONS:
+            return None  # a question about one of several: the model can ask it back
+        command = self._on_each(intent, slots, response, found[:1])
+        if command is not None and len(found) > 1:
+            command.ask = sorted(found, key=lambda e: e.entity_id)
+            command.slots = {**command.slots, "_many": many}
+        return command
+
+    def _on_each(self, intent: str, slots: dict[str, Any], response: str,
+                 found: list[Entity]) -> Command | None:
+        """The command, done to each of `found` by name."""
         command = self._plan(intent, {**slots, "name": found[0].name}, response)
         if command is not None:
             base = {k: v for k, v in command.calls[0].items() if k not in ("name", "area")}
@@ -206,6 +307,8 @@ class FastPath:
         return command
 
     def _plan(self, intent: str, slots: dict[str, Any], response: str) -> Command | None:
+        if intent == "ClawInRoom" or intent in HOUSE_QUESTIONS:
+            return Command(intent, "", [], slots, response)
         tool = TOOLS[intent]
         targets = TARGET_ARGS.get(tool, ("name", "area", "floor"))
         args: dict[str, Any] = {}
@@ -238,12 +341,21 @@ class FastPath:
             query = {"device_class": slots.get("device_class"), "state": slots.get("state")}
         elif intent == "HassClimateGetTemperature":
             args.setdefault("domain", ["climate"])
+        elif intent == "AlarmArm" and slots.get("mode"):
+            args["mode"] = slots["mode"]
         if intent == "HassVacuumCleanArea" and "area" not in args:
             return None
-        if not (set(args) & {"name", "area", "floor", "domain", "device_class"}) and intent not in (
-                "HassLawnMowerStartMowing", "HassLawnMowerDock", "HassVacuumStart"):
+        if not (set(args) & set(TARGET_KEYS)) and intent not in NO_TARGET_NEEDED \
+                and slots.get("scope") != "house":
             return None
-        return Command(intent, tool, [args], slots, response, query)
+        calls = [args]
+        if intent in ("HassListAddItem", "HassListCompleteItem", "HassListRemoveItem"):
+            calls = [{**args, "item": item} for item in ITEM_JOINTS.split(str(slots["item"])) if item.strip()]
+        if slots.get("scope") == "house":  # "pause the music everywhere": every speaker
+            players = sorted((e for e in self.home.entities.values() if e.domain == "media_player"),
+                             key=lambda e: e.entity_id)
+            calls = [{**args, "name": e.name} for e in players]
+        return Command(intent, tool, calls, slots, response, query)
 
     def _plays_cleanly(self, args: dict[str, Any]) -> bool:
         """Search-and-play stays on the fast path only for a favorite the target already has;
@@ -282,13 +394,103 @@ class FastPath:
         return self._lists
 
     # -- acting and answering -----------------------------------------------------------------
+    async def _act(self, commands: list[Command], caller: Caller,
+                   unknown: list[str] | None = None) -> TurnResult | None:
+        """Run the commands (asking where one leaves a choice), and say what happened."""
+        if self.has_model() and any(self._unsure(c) for c in commands):
+            return None  # a name or room we don't know: the model may know what was meant
+        actions: list[Action] = []
+        replies: list[str] = []
+        compound = len(commands) > 1 or bool(unknown)
+        for command in commands:
+            if command.intent == "ClawInRoom":
+                replies.append(self._in_room(command, caller))
+                continue
+            if command.intent in HOUSE_QUESTIONS:
+                replies.append(self._about_house(command))
+                continue
+            ask = command.ask or self._choice(command)
+            if ask:
+                self.questions.ask(caller.chat_id, _question(command, ask, self.questions.clock()))
+                replies.append(question_text(ask, bool(command.slots.get("_many"))))
+                continue
+            if command.intent in QUESTIONS:
+                result = await self._answer(command, caller)
+                actions += result.actions
+                replies.append(result.reply)
+                continue
+            done = [await self.executor.run(command.tool, args, caller) for args in command.calls]
+            actions += done
+            failed = [a for a in done if not a.ok]
+            if failed:
+                replies.append(" ".join(_error_text(a) for a in failed))
+            elif compound or command.intent not in self.replies.responses:
+                replies.append(" ".join(a.result for a in done))
+            else:
+                targets = self._targets(command.calls)
+                replies.append(self.replies.render(command.intent, command.response, command.slots,
+                                                   targets) or " ".join(a.result for a in done) or "Done.")
+        if unknown:
+            replies.append("I didn't understand " + " or ".join(f"'{u}'" for u in unknown)
+                           + ", so I haven't done anything about it.")
+        return TurnResult(" ".join(r for r in replies if r) or "Done.", actions, "fast")
+
+    def _in_room(self, command: Command, caller: Caller) -> str:
+        said = str(command.slots.get("room", "")).strip()
+        room = area_like(self.home, said)
+        if room is None:
+            known = ", ".join(sorted(self.home.areas)) or "none yet"
+            return f"I don't know a room called '{said}' (rooms: {known})."
+        set_chat_room(self.home.store, caller.chat_id, room.name)
+        return (f"OK, you're in the {room.name}: when you don't say where, I'll use the "
+                f"{room.name}.")
+
+    def _about_house(self, command: Command) -> str:
+        slots = command.slots
+        if command.intent == "ClawHelp":
+            return house.help_text(self.home)
+        if command.intent == "ClawListRooms":
+            return house.rooms_text(self.home)
+        if command.intent == "ClawWhereIs":
+            return house.where_text(self.home, str(slots["name"]))
+        return house.devices_text(self.home, slots.get("area"))
+
+    def _choice(self, command: Command) -> list[Entity]:
+        """The candidates to ask about when a call's target is ambiguous (none when it isn't)."""
+        if len(command.calls) != 1:
+            return []
+        args = command.calls[0]
+        domains = args.get("domain") or INTENT_DOMAINS.get(command.intent)
+        try:
+            found = resolve(self.home, name=args.get("name"), area=args.get("area"),
+                            floor=args.get("floor"), domain=domains,
+                            device_class=args.get("device_class"))
+        except TargetError as e:
+            return e.candidates if e.code == "duplicate_entities" else []
+        return found if command.intent in ONE_TARGET and len(found) > 1 else []
+
+    def _unsure(self, command: Command) -> bool:
+        """A room we don't know ("I'm in a hurry"), or a name or area taken as said that names
+        nothing here."""
+        if command.intent == "ClawInRoom":
+            return area_like(self.home, str(command.slots.get("room", ""))) is None
+        return command.loose and command.intent not in HOUSE_QUESTIONS and not self._resolvable(command)
+
+    def _resolvable(self, command: Command) -> bool:
+        for args in command.calls:
+            try:
+                resolve(self.home, **{k: args.get(k) for k in TARGET_KEYS})
+            except TargetError as e:
+                if e.code in ("no_entity", "no_area"):
+                    return False
+        return True
+
     def _targets(self, calls: list[dict[str, Any]]) -> list[Entity]:
         """The entities the calls acted on, as they are now (for the reply)."""
         found: list[Entity] = []
         for args in calls:
             try:
-                found += resolve(self.home, **{k: args.get(k) for k in
-                                               ("name", "area", "floor", "domain", "device_class")})
+                found += resolve(self.home, **{k: args.get(k) for k in TARGET_KEYS})
             except TargetError:
                 continue  # e.g. a search-and-play target; the reply then needs no state
         return found
@@ -309,13 +511,24 @@ class FastPath:
         return TurnResult(reply or "; ".join(view(e).state_with_unit for e in found), [action], "fast")
 
 
+def _question(command: Command, candidates: list[Entity], now: float) -> Question:
+    base = {k: v for k, v in command.calls[0].items() if k not in TARGET_KEYS}
+    return Question(command.intent, command.tool, base, command.slots, command.response,
+                    candidates, bool(command.slots.get("_many")), now)
+
+
+def _from_answer(question: Question, chosen: list[Entity]) -> Command:
+    calls = [{**question.base, "name": e.name, **({"area": e.area} if e.area else {})} for e in chosen]
+    return Command(question.intent, question.tool, calls, question.slots, question.response)
+
+
 @functools.cache
 def _language(language: str) -> tuple[Intents, dict[str, dict[str, str]]]:
     """A language's templates and replies, parsed once per process (homes share them)."""
     data = get_intents(language)
     if data is None:
         raise ValueError(f"home-assistant-intents has no sentences for language {language!r}")
-    return Intents.from_dict(data), data["responses"]["intents"]
+    return Intents.from_dict(merged(data)), data["responses"]["intents"]
 
 
 def _state_is(e: Entity, wanted: Any) -> bool:

@@ -12,7 +12,7 @@ from claw.executor import Executor
 from claw.tools import ToolContext, ToolError, ToolRegistry
 from devices.home import Home
 from devices.model import Entity
-from devices.targets import resolve
+from devices.targets import TargetError, listing, resolve
 
 Name = Annotated[str | None, "Name or alias of the device"]
 AreaName = Annotated[str | None, "Area (room) name or alias"]
@@ -31,6 +31,10 @@ ON_OFF = {
 def _names(entities: list[Entity]) -> str:
     names = [e.name for e in entities]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _names_of(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _state_line(e: Entity) -> str:
@@ -71,7 +75,9 @@ def said(service: str, data: dict[str, Any], entities: list[Entity]) -> str:
         "turn_off": "Turned off {who}.", "open_cover": "Opening {who}.",
         "close_cover": "Closing {who}.", "open_valve": "Opening {who}.",
         "close_valve": "Closing {who}.", "lock": "Locked {who}.", "unlock": "Unlocked {who}.",
-        "alarm_arm_away": "Armed {who}.", "alarm_disarm": "Disarmed {who}.",
+        "alarm_arm_away": "Armed {who} (away).", "alarm_arm_home": "Armed {who} (home).",
+        "alarm_arm_night": "Armed {who} (night).", "alarm_arm_vacation": "Armed {who} (vacation).",
+        "alarm_disarm": "Disarmed {who}.", "stop": "Stopped {who}.", "pause": "Paused {who}.",
         "media_pause": "Paused {who}.", "media_play": "Resumed {who}.",
         "media_next_track": "Skipped to the next track on {who}.",
         "media_previous_track": "Went back a track on {who}.",
@@ -95,11 +101,38 @@ def said(service: str, data: dict[str, Any], entities: list[Entity]) -> str:
         return f"Set {who} to {data['percentage']}% speed."
     if service == "clean_area":
         return f"Sent {who} to clean the {data['area']}."
+    if service == "add_item":
+        return f"Added {data['item']} to the {_names(entities)}."
+    if service == "update_item":
+        return f"Checked off {data['item']} on the {_names(entities)}."
+    if service == "remove_item":
+        return f"Removed {data['item']} from the {_names(entities)}."
     if service == "play_favorite":
         return f"Playing {data['favorite']} on {who}."
     if service == "play_media":
         return f"Playing {data.get('media_title') or data['media_content_id']} on {who}."
     return f"Done: {service.replace('_', ' ')} on {who}."
+
+
+def one(found: list[Entity], what: str) -> Entity:
+    """The one target a tool acts on; several are a question for the person."""
+    if len(found) > 1:
+        raise TargetError("duplicate_entities", f"Which {what}: {listing(found)}?", found)
+    return found[0]
+
+
+def list_item(entity: Entity, said: str) -> dict[str, Any]:
+    """The item of a to-do list that `said` names (exactly, else the one holding the words)."""
+    items = entity.attributes.get("items") or []
+    wanted = said.strip().casefold()
+    exact = [i for i in items if i["summary"].casefold() == wanted]
+    holding = exact or [i for i in items if wanted in i["summary"].casefold()]
+    if len(holding) == 1:
+        return holding[0]
+    listed = ", ".join(i["summary"] for i in items) or "nothing"
+    if not holding:
+        raise ToolError(f"'{said}' isn't on the {entity.name} (it has: {listed}).")
+    raise ToolError(f"Which one: {', '.join(i['summary'] for i in holding)}?")
 
 
 def register(registry: ToolRegistry, executor: Executor, home: Home) -> None:
@@ -383,11 +416,72 @@ def register(registry: ToolRegistry, executor: Executor, home: Home) -> None:
         """Sends lawn mowers back to their dock."""
         return said("dock", {}, await act(ctx, targets(name, area, None, ["lawn_mower"], service="dock"), "dock", {}))
 
+    async def VacuumStop(ctx: ToolContext, name: Name = None, area: AreaName = None) -> str:
+        """Stops robot vacuums where they are (pauses those that cannot stop)."""
+        found = targets(name, area, None, ["vacuum"])
+        done = []
+        for service in ("stop", "pause"):
+            group = [e for e in found if service in e.services and e not in done]
+            if group:
+                done += await act(ctx, group, service, {})
+        if not done:
+            raise ToolError(f"The {_names(found)} can't be stopped from here.")
+        return said("stop", {}, done)
+
+    async def AlarmArm(ctx: ToolContext,
+                       mode: Annotated[Literal["away", "home", "night", "vacation"], "How to arm"] = "away",
+                       name: Name = None, area: AreaName = None) -> str:
+        """Arms alarm panels (away by default; home or night keeps the inside free)."""
+        service = f"alarm_arm_{mode}"
+        panels = targets(name, area, None, ["alarm_control_panel"], service=service)
+        return said(service, {}, await act(ctx, panels, service, {}))
+
+    async def AlarmDisarm(ctx: ToolContext, name: Name = None, area: AreaName = None) -> str:
+        """Disarms alarm panels (the owner confirms it)."""
+        panels = targets(name, area, None, ["alarm_control_panel"], service="alarm_disarm")
+        return said("alarm_disarm", {}, await act(ctx, panels, "alarm_disarm", {}))
+
+    def todo_list(name: str | None, service: str) -> Entity:
+        return one(targets(name, None, None, ["todo"], service=service), "list")
+
+    async def HassListAddItem(ctx: ToolContext, item: Annotated[str, "The item to add"],
+                              name: Annotated[str | None, "The list's name"] = None) -> str:
+        """Adds an item to a to-do or shopping list."""
+        found = todo_list(name, "add_item")
+        data = {"item": item.strip()}
+        return said("add_item", data, await act(ctx, [found], "add_item", data))
+
+    async def HassListCompleteItem(ctx: ToolContext, item: Annotated[str, "The item to check off"],
+                                   name: Annotated[str | None, "The list's name"] = None) -> str:
+        """Checks an item off a to-do or shopping list."""
+        found = todo_list(name, "update_item")
+        data = {"item": list_item(found, item)["summary"], "status": "completed"}
+        return said("update_item", data, await act(ctx, [found], "update_item", data))
+
+    async def HassListRemoveItem(ctx: ToolContext, item: Annotated[str, "The item to remove"],
+                                 name: Annotated[str | None, "The list's name"] = None) -> str:
+        """Removes an item from a to-do or shopping list."""
+        found = todo_list(name, "remove_item")
+        data = {"item": list_item(found, item)["summary"]}
+        return said("remove_item", data, await act(ctx, [found], "remove_item", data))
+
+    async def TodoGetItems(ctx: ToolContext,
+                           name: Annotated[str | None, "The list's name"] = None) -> str:
+        """Reads what is still to do (or to buy) on a to-do or shopping list."""
+        await home.settle()
+        found = one(targets(name, None, None, ["todo"]), "list")
+        items = [i["summary"] for i in found.attributes.get("items") or []
+                 if i.get("status") != "completed"]
+        if not items:
+            return f"The {found.name} is empty."
+        return f"On the {found.name}: {_names_of(items)}."
+
     for fn in (HassTurnOn, HassTurnOff, HassLightSet, HassSetVolume, HassSetVolumeRelative,
                HassMediaSearchAndPlay, HassClimateSetTemperature, HassClimateSetMode,
                HassSetPosition, GetLiveContext, HassGetState, GetDateTime, CameraSnapshot, SonosPlayUri, SonosGroup, SonosUngroup,
                HassFanSetSpeed, HassVacuumStart, HassVacuumReturnToBase, HassVacuumCleanArea,
-               HassLawnMowerStartMowing, HassLawnMowerDock):
+               HassLawnMowerStartMowing, HassLawnMowerDock, VacuumStop, AlarmArm, AlarmDisarm,
+               HassListAddItem, HassListCompleteItem, HassListRemoveItem, TodoGetItems):
         registry.add(fn)
     registry.add(media("media_pause", "Pauses media players."), "HassMediaPause")
     registry.add(media("media_play", "Resumes media players."), "HassMediaUnpause")

@@ -5,14 +5,22 @@ Failures say what is wrong in words a person can act on, with Home Assistant's e
 """
 from __future__ import annotations
 
-from devices.home import Home, normalize
+from rapidfuzz import fuzz, process
+
+from devices.home import Area, Home, normalize
 from devices.model import Entity
+
+# How close a misspelt word must be to a name's word (rapidfuzz ratio, 0-100), and how long a
+# word must be before a typo is allowed at all ("fan" vs "fen" is not a typo worth guessing).
+NEAR_WORD = 80
+MIN_FUZZY_LENGTH = 4
 
 
 class TargetError(Exception):
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: str, message: str, candidates: list[Entity] | None = None):
         super().__init__(message)
         self.code = code
+        self.candidates = candidates or []  # duplicate_entities: what the person picks from
 
 
 def _words(text: str) -> set[str]:
@@ -24,7 +32,7 @@ def _names(e: Entity) -> list[str]:
     return [e.name, *e.aliases]
 
 
-def _listing(entities: list[Entity]) -> str:
+def listing(entities: list[Entity]) -> str:
     parts = [f"{e.name} ({e.area})" if e.area else e.name for e in entities]
     return ", ".join(parts[:-1]) + " or " + parts[-1] if len(parts) > 1 else parts[0]
 
@@ -52,7 +60,7 @@ def resolve(
     areas: set[str] | None = None
     where = ""
     if area:
-        found = home.area_named(area)
+        found = area_like(home, area)
         if found is None:
             known = ", ".join(sorted(home.areas)) or "none yet"
             raise TargetError("no_area", f"I don't have an area called '{area}' (areas: {known}).")
@@ -74,22 +82,25 @@ def resolve(
 
     if name:
         # An exact name or alias (the usual case) is one lookup; words are matched by a scan.
+        fitting = [e for e in home.entities.values() if fits(e)]
         matched = ([e for e in home.named(name) if fits(e)]
-                   or _match_words(name, [e for e in home.entities.values() if fits(e)]))
+                   or _match_words(name, fitting) or _match_near(name, fitting))
         if not matched:
             kind = _domain_word(domains[0]) if len(domains) == 1 else "device"
             raise TargetError("no_entity", f"I don't have a {kind} called '{name}'{where}.")
-        if len(matched) > 1:
+        if len(matched) > 1 and not _plural_of_shared_word(name, matched):
             raise TargetError(
                 "duplicate_entities",
-                f"{len(matched)} devices match '{name}': {_listing(matched)}. Which one?",
+                f"{len(matched)} devices match '{name}': {listing(matched)}. Which one?",
+                sorted(matched, key=lambda e: e.entity_id),
             )
-        if service and service not in matched[0].services:
+        unable = [e for e in matched if service and service not in e.services]
+        if unable:
             raise TargetError(
                 "feature_not_supported",
-                f"The {matched[0].name} can't {service.replace('_', ' ')}.",
+                f"The {unable[0].name} can't {service.replace('_', ' ')}.",
             )
-        return matched
+        return sorted(matched, key=lambda e: e.entity_id)
 
     candidates = [e for e in home.entities.values() if fits(e)]
     if service:
@@ -122,3 +133,65 @@ def _match_words(name: str, candidates: list[Entity]) -> list[Entity]:
         e for e in candidates
         if any(wanted <= _words(n) | _words(e.area or "") for n in _names(e))
     ]
+
+
+def area_like(home: Home, said: str) -> Area | None:
+    """The area `said` means: its name or alias, else the one area whose name holds all the
+    words ("guest room" for "Guest Room 2"), else the one area within a typo of it."""
+    exact = home.area_named(said)
+    if exact is not None:
+        return exact
+    wanted = _words(said)
+    if not wanted:
+        return None
+    areas = list(home.areas.values())
+    spelled = {a.name: [a.name, *a.aliases] for a in areas}
+    holding = [a for a in areas if any(wanted <= _words(n) for n in spelled[a.name])]
+    if len(holding) == 1:
+        return holding[0]
+    if holding:
+        return None  # "room" for "Guest Room 2" and "Living Room": not ours to pick
+    near = [a for a in areas if any(_near_words(wanted, _words(n)) for n in spelled[a.name])]
+    return near[0] if len(near) == 1 else None
+
+
+def _plural_of_shared_word(name: str, matched: list[Entity]) -> bool:
+    """ "the lamps" for Desk Lamp and Floor Lamp means both: the last word said is a plural that
+    none of their names spells that way."""
+    said = normalize(name).split()
+    if not said or not said[-1].endswith("s") or len(said[-1]) <= 3:
+        return False
+    return not any(said[-1] in normalize(n).split() for e in matched for n in _names(e))
+
+
+def _match_near(name: str, candidates: list[Entity]) -> list[Entity]:
+    """Entities whose names hold every word of `name` within a typo (rapidfuzz), used only when
+    no name holds the words exactly: a near name never beats an exact one."""
+    wanted = _words(name)
+    if not wanted:
+        return []
+    return [e for e in candidates
+            if any(_near_words(wanted, _words(n) | _words(e.area or "")) for n in _names(e))]
+
+
+def _near_words(wanted: set[str], have: set[str]) -> bool:
+    """Every wanted word is in `have`, or (when long enough) a typo of one of its words."""
+    if not have:
+        return False
+    for word in wanted:
+        if word in have:
+            continue
+        if len(word) < MIN_FUZZY_LENGTH:
+            return False
+        best = process.extractOne(word, have, scorer=fuzz.ratio, score_cutoff=NEAR_WORD)
+        if best is None:
+            return False
+    return True
+
+
+def entity_fits_words(said: str, e: Entity) -> bool:
+    """Whether every word said is in the entity's name, an alias, its area or floor (a typo
+    allowed), as in an answer to "which one?" ("the kitchen one", "desk")."""
+    wanted = _words(said)
+    around = _words(e.area or "") | _words(e.floor or "")
+    return bool(wanted) and any(_near_words(wanted, _words(n) | around) for n in _names(e))
