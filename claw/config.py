@@ -86,6 +86,18 @@ class HomeAssistantConfig:
 
 
 @dataclass
+class MqttConfig:
+    # The broker Zigbee2MQTT and MQTT-discovery devices publish to ("mqtt://host:1883" or
+    # "mqtts://host:8883"); none: no MQTT.
+    url: str = ""
+    username: str = ""
+    password: str = ""
+    ca_file: str = ""  # PEM CA to check an mqtts:// broker's certificate with (default: the system's)
+    discovery_prefix: str = "homeassistant"
+    zigbee2mqtt_base: str = "zigbee2mqtt"
+
+
+@dataclass
 class DiscoveryConfig:
     enabled: bool = True
     interfaces: list[str] = field(default_factory=lambda: ["all"])
@@ -144,6 +156,7 @@ class Config:
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     discovery: DiscoveryConfig = field(default_factory=DiscoveryConfig)
     home_assistant: HomeAssistantConfig = field(default_factory=HomeAssistantConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
@@ -170,6 +183,7 @@ SECTIONS = {
     "telegram": TelegramConfig,
     "discovery": DiscoveryConfig,
     "home_assistant": HomeAssistantConfig,
+    "mqtt": MqttConfig,
     "agent": AgentConfig,
     "privacy": PrivacyConfig,
     "alerts": AlertsConfig,
@@ -342,6 +356,7 @@ def _check(config: Config) -> None:
     _check_url("home_assistant.url", config.home_assistant.url)
     if config.home_assistant.ca_file and not Path(config.home_assistant.ca_file).expanduser().is_file():
         raise ConfigError(f"home_assistant.ca_file: no file at {config.home_assistant.ca_file}")
+    _check_mqtt(config.mqtt)
     if not config.anthropic.model.strip():
         raise ConfigError("anthropic.model must not be empty")
     languages = home_assistant_intents.get_languages()
@@ -368,6 +383,17 @@ def _check(config: Config) -> None:
     quiet = config.alerts.quiet_hours.replace(" ", "")
     if quiet and not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d-([01]?\d|2[0-3]):[0-5]\d", quiet):
         raise ConfigError(f"alerts.quiet_hours must look like 22:00-07:00, got {quiet!r}")
+
+
+def _check_mqtt(mqtt: MqttConfig) -> None:
+    if mqtt.url and not re.fullmatch(r"mqtts?://[^\s/?#:]+(:\d{1,5})?/?", mqtt.url):
+        raise ConfigError(f"mqtt.url must be mqtt://host:port or mqtts://host:port, got {mqtt.url!r}")
+    if mqtt.ca_file and not mqtt.url.startswith("mqtts://"):
+        raise ConfigError("mqtt.ca_file checks a TLS broker's certificate: make mqtt.url mqtts://")
+    if mqtt.ca_file and not Path(mqtt.ca_file).expanduser().is_file():
+        raise ConfigError(f"mqtt.ca_file: no file at {mqtt.ca_file}")
+    if mqtt.password and not mqtt.username:
+        raise ConfigError("mqtt.password is set without mqtt.username: add the username too")
 
 
 def _is_address(text: str) -> bool:
