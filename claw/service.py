@@ -66,7 +66,8 @@ class Claw:
         self.agent = Agent(
             self.store, self.soul, self.home, self.registry, self.executor, self.router,
             max_iterations=config.agent.max_tool_iterations,
-            fastpath=FastPath(self.home, self.executor, config.agent.language),
+            fastpath=FastPath(self.home, self.executor, config.agent.language,
+                              has_model=lambda: self.router.cloud is not None or self.router.local is not None),
             images_stay_local=config.privacy.images_stay_local,
         )
         self.house = House(self.home, self.store, self.notify, config.discovery.interfaces,
