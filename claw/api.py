@@ -15,7 +15,7 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
 import claw
-from claw import channels_api, mcp_server, page, soul_api, tools_api
+from claw import automations_api, channels_api, mcp_server, page, soul_api, tools_api
 from claw.guard import Guard
 from claw.service import Claw
 from claw.sessions import SESSION_COOKIE, SESSION_TTL
@@ -226,4 +226,5 @@ def create_app(service: Claw) -> FastAPI:
     app.include_router(channels_api.router(service.channels))
     app.include_router(page.router(service))
     app.include_router(soul_api.router(service.soul))
+    app.include_router(automations_api.router(service.scheduler, api_caller))
     return app

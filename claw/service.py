@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 
-from claw import home_tools, house_tools, memory_tools, soul_tools
+from claw import automation_tools, home_tools, house_tools, memory_tools, soul_tools
 from claw.agent import Agent
 from claw.alerts import Alerts
 from claw.chats import Channels
@@ -20,10 +20,12 @@ from claw.house import House
 from claw.pairing import Pairing
 from claw.reach import OwnerReach
 from claw.router import Router
+from claw.scheduler import Location, Scheduler, approved_at_creation
 from claw.sessions import Sessions
 from claw.soul import Soul
 from claw.tools import ToolRegistry
 from devices.home import Home
+from memory.history import History
 from memory.store import Store
 from messaging.feeds import Feeds
 from messaging.inbox import Inbox
@@ -49,7 +51,9 @@ class Claw:
         self.reach = OwnerReach(self.pairing, self.outbox, self.feeds)
         self.confirmations = Confirmations(self.store, self.reach, config.agent.confirm_timeout)
         self.registry = ToolRegistry()
-        self.executor = Executor(self.registry, self.home, self.confirmations.confirm)
+        # Security actions ask the owner, except those an automation's run was approved for.
+        self.executor = Executor(self.registry, self.home,
+                                 approved_at_creation(self.store.db, self.confirmations.confirm))
         home_tools.register(self.registry, self.executor, self.home)
         memory_tools.register(self.registry, self.store, self.soul)
         soul_tools.register(self.registry, self.soul)
@@ -63,12 +67,25 @@ class Claw:
         self.local = LocalBackend(config.local, self.home) if local else None
         self.router = Router(self.cloud, self.local, local_in_house=self.local is None or self.local.in_house)
         self._warming: asyncio.Future[None] | None = None
+        # The house's history and its automations (no model at run time).
+        self.history = History(self.store.db, config.history.retention_days)
+        self.home.listeners.append(self.history.record)
+        where = config.location
+        self.scheduler = Scheduler(
+            self.store, self.home, self.executor, self.registry,
+            lambda key, text: self.alerts.tell("", "", key, text),  # quiet hours: silent, still done
+            Location(where.latitude, where.longitude, where.timezone) if where.known else None)
+        fastpath = FastPath(self.home, self.executor, config.agent.language,
+                            has_model=lambda: self.router.cloud is not None or self.router.local is not None)
+        self.automation_chat = automation_tools.AutomationChat(
+            self.scheduler, self.home, self.history, automation_tools.understand_with(fastpath))
+        automation_tools.register(self.registry, self.automation_chat)
         self.agent = Agent(
             self.store, self.soul, self.home, self.registry, self.executor, self.router,
             max_iterations=config.agent.max_tool_iterations,
-            fastpath=FastPath(self.home, self.executor, config.agent.language,
-                              has_model=lambda: self.router.cloud is not None or self.router.local is not None),
+            fastpath=fastpath,
             images_stay_local=config.privacy.images_stay_local,
+            automations=self.automation_chat,
         )
         self.house = House(self.home, self.store, self.notify, config.discovery.interfaces,
                            ssdp_interval=config.discovery.ssdp_interval,
@@ -111,9 +128,11 @@ class Claw:
         if self.local is not None:
             self._warming = asyncio.ensure_future(self.local.warm())
         await self.channels.start()
+        await self.scheduler.start()
         log.info("Claw is up; data in %s", self.config.home)
 
     async def stop(self) -> None:
+        await self.scheduler.stop()
         await self.channels.stop()
         if self._warming is not None:
             await self._warming  # a model load in a thread cannot be cancelled
