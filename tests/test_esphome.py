@@ -158,7 +158,7 @@ async def test_follow_reports_what_the_node_pushes(driver: EsphomeDriver, node: 
         assert (seen[7].entity_id, seen[7].state) == ("sensor.garden_node_pool_temperature", "25.0")
 
         # The node goes away; what changes while it is away is reported once it is back.
-        node.go_offline()
+        node.fail = "offline"
         await asyncio.sleep(0.3)
         node.state("pool_pump").state = True
         node.fail = None
@@ -174,7 +174,7 @@ async def test_offline_node_is_one_clear_line_then_recovers(tmp_path: Path, node
     driver = EsphomeDriver(device_for(node), timeout=1.0)
     try:
         assert len(await home.add(driver)) == 6
-        node.go_offline()
+        node.fail = "offline"
         started = time.monotonic()
         with pytest.raises(DeviceError) as err:
             await home.refresh_device(driver.device.device_id)

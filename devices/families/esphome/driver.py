@@ -155,6 +155,9 @@ class EsphomeDriver:
 
     def _lost(self, expected: bool) -> None:
         self._client = None
+        for future in self._waiting.values():  # a command waiting for its answer gets none
+            if not future.done():
+                future.set_exception(self._lost_error(APIConnectionError("connection closed")))
         if not expected:
             log.info("%s closed the connection", self._where())
         if self._changes is not None:

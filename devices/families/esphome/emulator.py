@@ -82,7 +82,7 @@ class EsphomeNode:
         self.host, self.port = host, port
         self.name, self.friendly_name, self.mac = name, friendly_name, mac
         self.entities: dict[int, NodeEntity] = {}  # key -> entity
-        self.fail: str | None = None
+        self._fail: str | None = None
         self.commands: list[Message] = []  # every command received, for tests
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -167,9 +167,15 @@ class EsphomeNode:
         for writer in list(self._writers):
             writer.transport.abort()
 
-    def go_offline(self) -> None:
-        self.fail = "offline"
-        self._drop_all()
+    @property
+    def fail(self) -> str | None:
+        return self._fail
+
+    @fail.setter
+    def fail(self, value: str | None) -> None:
+        self._fail = value
+        if value == "offline":
+            self._drop_all()  # as power lost: the open connections go too
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.fail == "offline":
