@@ -142,22 +142,23 @@ class AutomationChat:
     def history_text(self, entity: Entity, word: str, kind: str, period: str) -> str:
         states = STATE_WORDS[word]
         now = self.scheduler.clock.now()
-        shown = word.replace("turn ", "").replace("turned ", "")
+        state = _STATE.get(word, word)
         if kind == "last":
             when = self.history.last_became(entity.entity_id, states, before=now)
-            days = self.history.retention / 86400
             if when is None:
-                return f"I have no record of the {entity.name} being {_past(shown)} in the last {days:g} days."
-            return f"The {entity.name} was last {_past(shown)} {self._when(when, now)}."
+                days = self.history.retention / 86400
+                return (f"I have no record of the {entity.name} being {state} in the last "
+                        f"{days:g} day{'s' if days != 1 else ''}.")
+            return f"The {entity.name} was last {_BECAME.get(state, state)} {self._when(when, now)}."
         start, end = self._period(period, now)
         spans = self.history.spans(entity.entity_id, states, start, end)
         total = sum(s.end - s.start for s in spans)
         if kind == "how long":
-            return f"The {entity.name} was {_past(shown)} for {_duration(total)} {period}."
+            return f"The {entity.name} was {state} for {_duration(total)} {period}."
         if not spans:
-            return f"No: the {entity.name} was not {_past(shown)} {period}."
+            return f"No: the {entity.name} was not {state} {period}."
         times = ", ".join(f"{self._clock(s.start)}–{self._clock(s.end)}" for s in spans[:5])
-        return f"Yes: the {entity.name} was {_past(shown)} {period} ({times}; {_duration(total)} in all)."
+        return f"Yes: the {entity.name} was {state} {period} ({times}; {_duration(total)} in all)."
 
     def _period(self, period: str, now: float) -> tuple[float, float]:
         """'last night' is 20:00 yesterday to 08:00 today (up to now); days are the house's."""
@@ -186,8 +187,10 @@ class AutomationChat:
         return self.scheduler.local(ts).strftime("%H:%M")
 
 
-def _past(word: str) -> str:
-    return {"open": "opened", "close": "closed", "lock": "locked", "unlock": "unlocked"}.get(word, word)
+# The state a question's word asks about, and how "last ..." says it.
+_STATE = {"opened": "open", "close": "closed", "unlock": "unlocked", "lock": "locked", "turn on": "on",
+          "turned on": "on", "turn off": "off", "turned off": "off"}
+_BECAME = {"open": "opened", "on": "turned on", "off": "turned off"}
 
 
 def _duration(seconds: float) -> str:

@@ -60,10 +60,13 @@ class History:
         self.db.execute("commit")
 
     def prune(self, now: float | None = None) -> int:
-        """Forget changes older than the retention; returns how many rows went."""
+        """Forget changes older than the retention, except each entity's last one before the
+        cutoff (what state it was in since then); returns how many rows went."""
         self._since_prune = 0
         cutoff = (time.time() if now is None else now) - self.retention
-        return self.db.execute("delete from history where at < ?", [cutoff]).rowcount
+        return self.db.execute(
+            "delete from history where at < ? and id not in "
+            "(select max(id) from history where at < ? group by entity_id)", [cutoff, cutoff]).rowcount
 
     # -- questions -------------------------------------------------------------------------
     def last_became(self, entity_id: str, states: set[str], before: float | None = None) -> float | None:
