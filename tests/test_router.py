@@ -124,3 +124,25 @@ async def test_a_private_exchange_stays_out_of_later_cloud_turns(claw_with_local
     await chat(claw_with_local, "hello again")
     sent = json.dumps(standin.requests[-1])
     assert "4711" not in sent and "hello again" in sent
+
+
+async def test_a_private_request_never_goes_to_a_model_server_outside_the_house():
+    from claw.models import ModelReply, ModelUnavailable, Prompt
+    from claw.router import Router
+
+    class Server:  # a stand-in for a model server the owner marked local.in_house = false
+        name = "local"
+        prompts: list = []
+
+        async def complete(self, prompt):
+            self.prompts.append(prompt)
+            return ModelReply("from the server", backend="local")
+
+    server = Server()
+    prompt = Prompt("S", "", [{"role": "user", "content": "hi"}], [])
+    with pytest.raises(ModelUnavailable, match="outside the house"):
+        await Router(None, server, local_in_house=False).complete(prompt, private=True)
+    assert server.prompts == []
+    # it still stands in when there is no cloud, and in the house it takes private requests
+    assert (await Router(None, server, local_in_house=False).complete(prompt)).text == "from the server"
+    assert (await Router(None, server).complete(prompt, private=True)).text == "from the server"
