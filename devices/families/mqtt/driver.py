@@ -404,11 +404,3 @@ class MqttDriver:
 def _code(rc: Any) -> int | None:
     value = getattr(rc, "value", rc)
     return value if isinstance(value, int) else None
-
-
-def make_driver(device: Device, settings: dict[str, Any] | None = None) -> MqttDriver:
-    """A driver for the broker in `device`; `settings` are claw.toml's [mqtt] (credentials, TLS)."""
-    s = settings or {}
-    return MqttDriver(device, username=s.get("username", ""), password=s.get("password", ""),
-                      ca_file=s.get("ca_file", ""), tls=bool(s.get("tls")),
-                      on_problem=s.get("on_problem"))

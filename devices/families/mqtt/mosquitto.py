@@ -2,7 +2,9 @@
 
 A small config in a temporary folder (`listener <port> <host>`, anonymous or a password file
 made by `mosquitto_passwd`), run as a child process and stopped by its PID. `stop()` then
-`start()` restarts it on the same port: the broker going down and coming back.
+`start()` restarts it on the same port: the broker going down and coming back. `fail =
+"offline"` freezes it (SIGSTOP: connections stay open, nothing answers, like a hung host) until
+`fail = None`.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import asyncio
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -38,7 +41,20 @@ class Mosquitto:
         self.users = users  # None: anonymous clients allowed
         self._dir = Path(tempfile.mkdtemp(prefix="claw-mosquitto-"))
         self._process: subprocess.Popen[bytes] | None = None
+        self._fail: str | None = None
         self._write_config()
+
+    @property
+    def fail(self) -> str | None:
+        return self._fail
+
+    @fail.setter
+    def fail(self, mode: str | None) -> None:
+        if mode not in (None, "offline"):
+            raise ValueError(f"a broker can fail only 'offline', not {mode!r}")
+        if self._process is not None and mode != self._fail:
+            self._process.send_signal(signal.SIGSTOP if mode else signal.SIGCONT)
+        self._fail = mode
 
     @property
     def url(self) -> str:
@@ -95,6 +111,9 @@ class Mosquitto:
         process, self._process = self._process, None
         if process is None:
             return
+        if self._fail:
+            process.send_signal(signal.SIGCONT)  # a frozen process cannot act on its TERM
+            self._fail = None
         process.terminate()
         try:
             await asyncio.to_thread(process.wait, 5)

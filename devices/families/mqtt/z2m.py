@@ -6,7 +6,7 @@ exposes are translated into Home Assistant discovery configs, much as Zigbee2MQT
 Assistant extension does, so one set of components (hass.py) reads both.
 
 A `/` in a friendly name structures topics (`kitchen/ceiling`): the part before the last `/` is
-taken as the area. Devices behind endpoints (`state_l1`) are read as switches only; groups
+taken as the area, the rest as the name. Devices behind endpoints (`state_l1`) are read as switches only; groups
 (`bridge/groups`) and settable numbers/selects are not read yet.
 """
 from __future__ import annotations
@@ -89,7 +89,11 @@ def _entity(base: str, name: str, ieee: str, definition: dict[str, Any],
         "availability_mode": "all_heard",
         "state_topic": topic,
     }
+    # "kitchen/ceiling" -> kitchen_ceiling, as Home Assistant names it; "Porch/Porch Light" ->
+    # porch_light, not porch_porch_light.
     object_id = slug(name, fallback=ieee)
+    if area and slug(device_name).startswith(slug(area)):
+        object_id = slug(device_name, fallback=ieee)
     state = features.get("state") or {}
     prop = state.get("property", "state")
     if kind == "light" and prop == "state":
@@ -107,7 +111,7 @@ def _entity(base: str, name: str, ieee: str, definition: dict[str, Any],
         endpoint = expose.get("endpoint")
         yield "switch", f"z2m/{ieee}/{prop}", {
             **common, "name": endpoint if endpoint else None,
-            "object_id": slug(f"{name} {endpoint}") if endpoint else object_id,
+            "object_id": f"{object_id}_{slug(str(endpoint))}" if endpoint else object_id,
             "command_topic": command, "command_template": f'{{"{prop}": "{{{{ value }}}}"}}',
             "value_template": f"{{{{ value_json.{prop} }}}}",
             "payload_on": state.get("value_on", "ON"), "payload_off": state.get("value_off", "OFF"),
@@ -151,7 +155,7 @@ def _entity(base: str, name: str, ieee: str, definition: dict[str, Any],
         if isinstance(prop, str) and prop not in SKIPPED:
             yield "sensor", f"z2m/{ieee}/{prop}", {
                 **common, "name": expose.get("label") or prop.replace("_", " ").capitalize(),
-                "object_id": slug(f"{name} {prop}"), "value_template": f"{{{{ value_json.{prop} }}}}",
+                "object_id": f"{object_id}_{slug(prop)}", "value_template": f"{{{{ value_json.{prop} }}}}",
                 "device_class": SENSOR_CLASSES.get(prop), "unit_of_measurement": expose.get("unit"),
                 "state_class": "measurement",
             }
@@ -163,6 +167,6 @@ def _entity(base: str, name: str, ieee: str, definition: dict[str, Any],
                 on, off = off, on
             yield "binary_sensor", f"z2m/{ieee}/{prop}", {
                 **common, "name": expose.get("label") or prop.replace("_", " ").capitalize(),
-                "object_id": slug(f"{name} {prop}"), "value_template": f"{{{{ value_json.{prop} }}}}",
+                "object_id": f"{object_id}_{slug(prop)}", "value_template": f"{{{{ value_json.{prop} }}}}",
                 "device_class": BINARY_CLASSES[prop], "payload_on": on, "payload_off": off,
             }
