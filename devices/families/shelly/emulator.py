@@ -3,7 +3,12 @@
 It speaks the Gen2 RPC API the way the firmware does: `GET /shelly`, `GET|POST /rpc/<Method>`
 (bare result, errors as HTTP 4xx/5xx with `{"code", "message"}`), `POST /rpc` with a JSON-RPC
 frame, and a WebSocket on `/rpc` that answers frames and, once a client has sent one with a
-`src`, pushes `NotifyStatus` frames holding only what changed.
+`src`, pushes `NotifyStatus` frames holding only what changed (a config change as
+`{"sys": {"cfg_rev": n}}`), and `NotifyFullStatus` when asked to. Methods: Shelly.GetDeviceInfo,
+GetStatus, GetConfig, GetComponents, ListMethods; Sys.GetStatus, GetConfig, SetConfig;
+Wifi.GetStatus; Switch.* or Cover.* (GetStatus, GetConfig, SetConfig and the actions);
+Input.GetStatus/GetConfig where the model has inputs. aioshelly's `RpcDevice.initialize()`
+(Home Assistant's setup) is the referee: tests/test_shelly_conformance.py.
 
 Faults for tests: set `fail` to "offline" (connections dropped unanswered), "slow" (answers
 after `slow_delay` seconds) or "error" (every call fails with an RPC error).
@@ -19,6 +24,7 @@ from typing import Any, Self
 from aiohttp import web
 
 from devices.emulators.base import Emulator
+from devices.families.shelly import shapes
 
 FW_ID = "20241011-114455/1.4.4-g6d2a586"
 VERSION = "1.4.4"
@@ -70,6 +76,14 @@ class ShellyEmulator(Emulator):
         self.app = APPS.get(self.model, "Plus1PM")
         self.device_id = f"shelly{self.app.lower()}-{self.mac.lower()}"
 
+        # A plug has no inputs or profiles; a 2PM or a shutter controller has two inputs and
+        # reports which profile (a pair of relays, or one cover) it runs.
+        self.inputs = 0 if self.app == "PlugS" else 2
+        self.profile = None if self.app == "PlugS" else kind
+        self.component_name: str | None = None  # the switch's or cover's own name (SetConfig)
+        self.cfg_rev = 3
+        self._booted = time.monotonic()
+
         self.output = False  # switch relay
         self.position = 0.0  # cover, 0 closed .. 100 open
         self.cover_state = "closed"
@@ -84,6 +98,8 @@ class ShellyEmulator(Emulator):
         # Open WebSockets: socket -> [its request, the client's src (None until it sends one)].
         self._peers: dict[web.WebSocketResponse, list[Any]] = {}
         self._reported: dict[str, Any] = {}  # component status as last pushed to sockets
+        self._reported_cfg_rev = self.cfg_rev
+        self._rpc = self._handlers()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -174,53 +190,128 @@ class ShellyEmulator(Emulator):
     async def dispatch(self, method: str, params: dict[str, Any], source: str = "HTTP_in") -> Any:
         if self.fail == "error":
             raise RpcError(ERR_UNAVAILABLE, "Device busy: overtemperature protection is active")
-        common = {
-            "Shelly.GetDeviceInfo": self._device_info,
-            "Shelly.GetStatus": self._full_status,
-            "Sys.GetConfig": self._sys_config,
-        }
-        if method in common:
-            return common[method]()
-        component, _, verb = method.partition(".")
-        if component.lower() != self.kind:
-            raise RpcError(ERR_NO_HANDLER, f"No handler for {method}")
-        if params.get("id", 0) != 0:
-            raise RpcError(ERR_NOT_FOUND, f"Argument 'id', value {params['id']} not found!")
-        handler = getattr(self, f"_{self.kind}_{verb.lower()}", None)
+        handler = self._rpc.get(method.lower())
         if handler is None:
             raise RpcError(ERR_NO_HANDLER, f"No handler for {method}")
+        component = method.partition(".")[0].lower()
+        channels = 2 if component == "input" else 1
+        if component in (self.kind, "input") and not (
+                isinstance(params.get("id", 0), int) and 0 <= params.get("id", 0) < channels):
+            raise RpcError(ERR_NOT_FOUND, f"Argument 'id', value {params['id']} not found!")
         result = handler(params, source)
         await self.push_changes()
         return result
 
+    def _handlers(self) -> dict[str, Any]:
+        """Method name (lower case: the firmware ignores case) -> handler(params, source)."""
+        handlers: dict[str, Any] = {
+            "shelly.getdeviceinfo": lambda p, s: self._device_info(),
+            "shelly.getstatus": lambda p, s: self._full_status(),
+            "shelly.getconfig": lambda p, s: self._full_config(),
+            "shelly.getcomponents": self._get_components,
+            "shelly.listmethods": lambda p, s: {"methods": sorted(self._method_names())},
+            "sys.getconfig": lambda p, s: self._sys_config(),
+            "sys.getstatus": lambda p, s: self._sys_status(),
+            "sys.setconfig": self._sys_setconfig,
+            "wifi.getstatus": lambda p, s: self._wifi_status(),
+            f"{self.kind}.getconfig": lambda p, s: self._component_config(),
+            f"{self.kind}.setconfig": self._component_setconfig,
+        }
+        for name in dir(self):  # _switch_set -> switch.set, _cover_gotoposition -> cover.gotoposition
+            if name.startswith(f"_{self.kind}_"):
+                handlers[f"{self.kind}.{name[len(self.kind) + 2:]}"] = getattr(self, name)
+        if self.inputs:
+            handlers["input.getstatus"] = lambda p, s: self._input_status(p.get("id", 0))
+            handlers["input.getconfig"] = lambda p, s: shapes.input_config(p.get("id", 0))
+        return handlers
+
+    def _method_names(self) -> list[str]:
+        spelled = {"getdeviceinfo": "GetDeviceInfo", "getstatus": "GetStatus", "getconfig": "GetConfig",
+                   "setconfig": "SetConfig", "getcomponents": "GetComponents", "listmethods": "ListMethods",
+                   "gotoposition": "GoToPosition"}
+        names = []
+        for key in self._rpc:
+            component, verb = key.split(".")
+            names.append(f"{component.capitalize()}.{spelled.get(verb, verb.capitalize())}")
+        return names
+
     def _device_info(self) -> dict[str, Any]:
-        return {
+        info = {
             "name": self.name, "id": self.device_id, "mac": self.mac, "slot": 0,
             "model": self.model, "gen": 2, "fw_id": FW_ID, "ver": VERSION, "app": self.app,
             "auth_en": False, "auth_domain": None,
         }
+        if self.profile is not None:
+            info["profile"] = self.profile
+        return info
 
     def _sys_config(self) -> dict[str, Any]:
+        # The Shelly app keeps its own hints in ui_data; cover_type is this emulator's.
+        ui_data = {"cover_type": self.device_class} if self.device_class else {}
+        return shapes.sys_config(self.name, self.mac, FW_ID, self.profile, ui_data, self.cfg_rev)
+
+    def _full_config(self) -> dict[str, Any]:
+        config = {**shapes.service_configs(self.device_id), "sys": self._sys_config(),
+                  self.component: self._component_config()}
+        for channel in range(self.inputs):
+            config[f"input:{channel}"] = shapes.input_config(channel)
+        return config
+
+    def _component_config(self) -> dict[str, Any]:
+        if self.kind == "switch":
+            return shapes.switch_config(self.component_name)
+        return shapes.cover_config(self.component_name, self.travel_time)
+
+    def _sys_setconfig(self, params: dict[str, Any], source: str) -> dict[str, Any]:
+        device = (params.get("config") or {}).get("device") or {}
+        if "name" in device:
+            self.name = device["name"]
+        return self._config_changed()
+
+    def _component_setconfig(self, params: dict[str, Any], source: str) -> dict[str, Any]:
+        config = params.get("config")
+        if not isinstance(config, dict):
+            raise RpcError(ERR_INVALID_ARGUMENT, "Missing required argument 'config'!")
+        if "name" in config:
+            self.component_name = config["name"]
+        return self._config_changed()
+
+    def _config_changed(self) -> dict[str, Any]:
+        self.cfg_rev += 1  # pushed as NotifyStatus {"sys": {"cfg_rev": ...}}, as the firmware does
+        return {"restart_required": False}
+
+    def _get_components(self, params: dict[str, Any], source: str) -> dict[str, Any]:
+        """Static components, or none with `dynamic_only` (this device has no virtual ones)."""
+        keys = [] if params.get("dynamic_only") else sorted(self._full_config())
+        status, config = self._full_status(), self._full_config()
+        offset = params.get("offset", 0)
+        page = [{"key": k, "status": status.get(k, {}), "config": config[k]} for k in keys[offset:]]
+        return {"components": page, "cfg_rev": self.cfg_rev, "offset": offset, "total": len(keys)}
+
+    def _sys_status(self) -> dict[str, Any]:
         return {
-            "device": {"name": self.name, "mac": self.mac, "fw_id": FW_ID, "discoverable": True,
-                       "eco_mode": False},
-            "location": {"tz": "Europe/Berlin", "lat": 52.52, "lon": 13.40},
-            "debug": {"mqtt": {"enable": False}, "websocket": {"enable": False}},
-            # The Shelly app keeps its own hints here; cover_type is this emulator's.
-            "ui_data": {"cover_type": self.device_class} if self.device_class else {},
-            "sntp": {"server": "time.google.com"},
-            "cfg_rev": 3,
+            "mac": self.mac, "restart_required": False, "time": time.strftime("%H:%M"),
+            "unixtime": int(time.time()), "uptime": int(time.monotonic() - self._booted),
+            "ram_size": 260_000, "ram_free": 118_000, "fs_size": 458_752, "fs_free": 135_168,
+            "cfg_rev": self.cfg_rev, "kvs_rev": 0, "schedule_rev": 0, "webhook_rev": 0,
+            "available_updates": {}, "reset_reason": 3,
         }
 
+    def _wifi_status(self) -> dict[str, Any]:
+        return {"sta_ip": self.host, "status": "got ip", "ssid": "Home", "rssi": -54}
+
+    def _input_status(self, channel: int) -> dict[str, Any]:
+        return {"id": channel, "state": False}
+
     def _full_status(self) -> dict[str, Any]:
-        return {
-            "sys": {"mac": self.mac, "restart_required": False, "unixtime": int(time.time()),
-                    "uptime": int(time.monotonic()), "cfg_rev": 3, "available_updates": {}},
-            "wifi": {"sta_ip": self.host, "status": "got ip", "ssid": "Home", "rssi": -54},
-            "cloud": {"connected": False},
-            "mqtt": {"connected": False},
+        status = {
+            "ble": {}, "cloud": {"connected": False}, "mqtt": {"connected": False},
+            "sys": self._sys_status(), "wifi": self._wifi_status(), "ws": {"connected": False},
             self.component: self._component_status(),
         }
+        for channel in range(self.inputs):
+            status[f"input:{channel}"] = self._input_status(channel)
+        return status
 
     def _component_status(self) -> dict[str, Any]:
         return self._switch_getstatus({}, "") if self.kind == "switch" else self._cover_getstatus({}, "")
@@ -346,13 +437,25 @@ class ShellyEmulator(Emulator):
         drifting = {"aenergy", "current", "temperature", "move_started_at"}
         changed = {k: v for k, v in status.items() if k not in drifting and self._reported.get(k) != v}
         self._reported = status
-        if not changed:
-            return
-        params = {"ts": round(time.time(), 2), self.component: {"id": 0, **changed}}
+        params: dict[str, Any] = {"ts": round(time.time(), 2)}
+        if changed:
+            params[self.component] = {"id": 0, **changed}
+        if self.cfg_rev != self._reported_cfg_rev:  # "config changed": clients re-read it
+            self._reported_cfg_rev = self.cfg_rev
+            params["sys"] = {"cfg_rev": self.cfg_rev}
+        if len(params) > 1:
+            await self._notify("NotifyStatus", params)
+
+    async def push_full_status(self) -> None:
+        """Send NotifyFullStatus (the whole status, as after a wake-up) to every subscribed socket."""
+        self._reported = self._component_status()
+        await self._notify("NotifyFullStatus", {"ts": round(time.time(), 2), **self._full_status()})
+
+    async def _notify(self, method: str, params: dict[str, Any]) -> None:
         for ws, (_, dst) in list(self._peers.items()):
             if dst is None or ws.closed:
                 continue
-            frame = {"src": self.device_id, "dst": dst, "method": "NotifyStatus", "params": params}
+            frame = {"src": self.device_id, "dst": dst, "method": method, "params": params}
             try:
                 await ws.send_json(frame)
             except ConnectionResetError:  # the client vanished; its handler cleans up
