@@ -70,7 +70,7 @@ time.sleep(0.5)
 out["desk_lamp"] = [state("a", 8801), state("b", 8802)]
 print(json.dumps(out))
 """)
-            assert seen["a"]["entities"] == seen["b"]["entities"] == 18, seen
+            assert seen["a"]["entities"] == seen["b"]["entities"] == 19, seen
             assert seen["a"]["devices"] == seen["b"]["devices"] == 10, seen
             assert not set(seen["a"]["sonos"]) & set(seen["b"]["sonos"]), seen
             assert seen["turned_on"] and seen["desk_lamp"] == ["on", "off"], seen
