@@ -98,9 +98,7 @@ class House:
         task.add_done_callback(self._tasks.discard)
 
     async def _poll(self) -> None:
-        while True:
-            await asyncio.sleep(self.poll_interval)
-            await self.home.refresh_all()
+        await self.home.poll(self.poll_interval)
 
     # -- discovery callbacks ---------------------------------------------------------------
     async def _found(self, found: Found) -> None:

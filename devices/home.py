@@ -30,6 +30,10 @@ Listener = Callable[[Entity | None, Entity], Awaitable[None] | None]
 MAX_NAME = 100  # characters in a name, alias, area, floor or device class
 MAX_ALIASES = 20  # per entity or area
 
+PUSHED_POLL_EVERY = 12  # a device that pushes its changes is polled every 12th round (60 s)
+SEEN_SAVE_EVERY = 60.0  # seconds between writes of a device's "last seen" while it answers
+UPDATES_PER_TURN = 100  # entity updates between two chances for other work to run
+
 
 @dataclass
 class Area:
@@ -48,7 +52,7 @@ class Home:
         self._discovered: dict[str, Entity] = {}  # entity as the device reports it
         self.areas: dict[str, Area] = {}
         self.listeners: list[Listener] = []
-        self._refreshing: dict[str, asyncio.Future[None]] = {}  # device_id -> read-back
+        self._refreshing: dict[str, asyncio.Future[None]] = {}  # device or entity id -> its read
         # The owner's settings, read once: every state update of every entity applies them.
         self._settings = store.entity_settings()
         # normalized name or alias -> entity ids, in `entities` order; rebuilt when names change
@@ -89,10 +93,19 @@ class Home:
         except (DeviceError, TimeoutError, OSError) as e:
             self.mark_unavailable(device_id, str(e) or "timed out")
             raise DeviceError(self._unreachable(driver.device, e)) from None
-        driver.device.available = True
-        driver.device.last_seen = time.time()
-        self._save_device(driver.device)
-        return [await self._update(device_id, e) for e in reported]
+        now = time.time()
+        # Written when it changes, and now and then for "last seen": not on every poll.
+        if not driver.device.available or now - driver.device.last_seen > SEEN_SAVE_EVERY:
+            driver.device.available = True
+            driver.device.last_seen = now
+            self._save_device(driver.device)
+        driver.device.last_seen = now
+        entities = []
+        for i, e in enumerate(reported):
+            if i and i % UPDATES_PER_TURN == 0:
+                await asyncio.sleep(0)  # a big bridge's read lets commands in between
+            entities.append(await self._update(device_id, e))
+        return entities
 
     async def refresh_all(self) -> None:
         """Poll every device; one slow device does not hold up the others."""
@@ -102,6 +115,28 @@ class Home:
         for r in results:
             if isinstance(r, BaseException) and not isinstance(r, DeviceError):
                 raise r
+
+    async def poll(self, interval: float, pushed_every: int = PUSHED_POLL_EVERY) -> None:
+        """Poll every device once per `interval`, until cancelled: see `poll_once`. Devices that
+        push their changes are polled only every `pushed_every` rounds, as a safety net."""
+        rounds = 0
+        while True:
+            await self.poll_once(interval, pushed_too=rounds % pushed_every == 0)
+            rounds += 1
+
+    async def poll_once(self, interval: float, pushed_too: bool = True) -> None:
+        """One round of polls spread over `interval`: the devices take turns (one every
+        interval/n seconds) in the background, so a round never lands on the event loop at once
+        and a slow device holds up nobody. A device already being read is not read twice."""
+        devices = [d for d, driver in self.drivers.items()
+                   if pushed_too or not hasattr(driver, "follow")]
+        if not devices:
+            await asyncio.sleep(interval)
+            return
+        for device_id in devices:
+            await asyncio.sleep(interval / len(devices))
+            if device_id in self.drivers:
+                self._read_back(device_id, device_id, self.refresh_device(device_id))
 
     def mark_unavailable(self, device_id: str, why: str) -> None:
         driver = self.drivers.get(device_id)
@@ -213,16 +248,38 @@ class Home:
         except (DeviceError, TimeoutError, OSError) as e:
             self.mark_unavailable(device_id, str(e) or "timed out")
             raise DeviceError(self._unreachable(driver.device, e)) from None
-        if device_id not in self._refreshing:
-            task = asyncio.ensure_future(self._refresh_quietly(device_id))
-            self._refreshing[device_id] = task
-            task.add_done_callback(lambda _: self._refreshing.pop(device_id, None))
+        # Only what changed is read back where the driver can read one entity.
+        refresh_entity = getattr(driver, "refresh_entity", None)
+        if refresh_entity is None:
+            self._read_back(device_id, device_id, self.refresh_device(device_id))
+        else:
+            self._read_back(device_id, entity.entity_id, self._refresh_entity(device_id, entity.entity_id))
 
-    async def _refresh_quietly(self, device_id: str) -> None:
+    async def _refresh_entity(self, device_id: str, entity_id: str) -> None:
+        driver = self.drivers[device_id]
         try:
-            await self.refresh_device(device_id)
+            async with asyncio.timeout(self.device_timeout):
+                reported = await driver.refresh_entity(entity_id)  # type: ignore[attr-defined]
+        except (DeviceError, TimeoutError, OSError) as e:
+            self.mark_unavailable(device_id, str(e) or "timed out")
+            raise DeviceError(self._unreachable(driver.device, e)) from None
+        await self._update(device_id, reported)
+
+    def _read_back(self, device_id: str, key: str, read: Awaitable[Any]) -> None:
+        """Run `read` in the background unless a read under `key` (a device or an entity id) is
+        already running; `settle` waits for them."""
+        if key in self._refreshing:
+            read.close()  # type: ignore[attr-defined]
+            return
+        task = asyncio.ensure_future(self._quietly(device_id, read))
+        self._refreshing[key] = task
+        task.add_done_callback(lambda _: self._refreshing.pop(key, None))
+
+    async def _quietly(self, device_id: str, read: Awaitable[Any]) -> None:
+        try:
+            await read
         except DeviceError as e:  # already marked unavailable; the next command will say so
-            log.info("reading back %s failed: %s", device_id, e)
+            log.info("reading %s failed: %s", device_id, e)
 
     async def settle(self) -> None:
         """Wait for the read-backs of recent commands, so the states are current."""

@@ -133,6 +133,12 @@ class HomeAssistantDriver:
                 entities.append(to_entity(state, self.device.device_id))
         return entities
 
+    async def refresh_entity(self, entity_id: str) -> Entity:
+        """One entity read again after a command, not every state HA has."""
+        state = await self._request("GET", f"/api/states/{entity_id}")
+        self._known[entity_id] = state
+        return to_entity(state, self.device.device_id)
+
     async def call(self, entity_id: str, service: str, data: dict[str, Any]) -> None:
         domain = entity_id.split(".", 1)[0]
         if not self.mirrors(entity_id):

@@ -92,9 +92,10 @@ class HueDriver:
         self.timeout = timeout
         self._http = DeviceHttp(device, timeout)
         self._light_ids: dict[str, str] = {}  # entity_id -> bridge light id
-        # bridge light id -> the light as last read (refresh, which Home runs after every
-        # command and on its poll): a command needs its name and abilities, not a fresh GET.
+        # bridge light id -> the light as last read (on a poll, or by refresh_entity after a
+        # command): a command needs its name and abilities, not a fresh GET.
         self._lights: dict[str, dict[str, Any]] = {}
+        self._rooms: dict[str, str] = {}  # bridge light id -> its room
         self._bridge = f"Hue bridge {device.name!r} at {device.host}:{device.port}"
 
     async def pair(self, app_name: str = "claw") -> str:
@@ -128,8 +129,16 @@ class HueDriver:
                 entity_id, n = f"{base}_{n}", n + 1
             light_ids[entity_id] = light_id
             entities.append(self._entity(entity_id, light, rooms.get(light_id)))
-        self._light_ids, self._lights = light_ids, full["lights"]
+        self._light_ids, self._lights, self._rooms = light_ids, full["lights"], rooms
         return entities
+
+    async def refresh_entity(self, entity_id: str) -> Entity:
+        """One light read again after a command, not the whole bridge."""
+        light_id = self._light_ids[entity_id]
+        light = await self._request("GET", self._user_path(f"/lights/{light_id}"))
+        self._raise_errors(light, f"read {entity_id}")
+        self._lights[light_id] = light
+        return self._entity(entity_id, light, self._rooms.get(light_id))
 
     async def call(self, entity_id: str, service: str, data: dict[str, Any]) -> None:
         if entity_id not in self._light_ids:
