@@ -71,6 +71,8 @@ class Heartbeat:
         volatile = f"Now: {time.strftime('%A %H:%M', time.localtime(now))}.\nNotable:\n```\n"
         volatile += "\n".join(as_data(line) for line in lines[:MAX_LINES]) or "nothing"
         volatile += "\n```"
+        if len(lines) > MAX_LINES:
+            volatile += f"\n({len(lines) - MAX_LINES} less important lines left out.)"
         if told:  # alert texts carry device names: data, like the lines above
             volatile += "\nAlready told in the last 2 hours:\n```\n" + "\n".join(
                 as_data(t) for t in told) + "\n```"
@@ -109,30 +111,61 @@ class Heartbeat:
         return Beat(True, text, measured, estimate)
 
 
+# What a person would want to hear first: physical security, then safety, then what costs money
+# or is forgotten, and last what is merely on. Lower ranks come first.
+SAFETY_CLASSES = {"smoke", "gas", "moisture", "carbon_monoxide", "safety", "problem", "tamper"}
+OPENING_CLASSES = {"door", "garage_door", "window", "opening", "lock"}
+MOTION_CLASSES = {"motion", "occupancy", "presence"}
+CLIMATE_DRIFT = 3.0  # degrees from its target before a thermostat is worth a line
+
+
+def _ranked(e: Entity) -> tuple[int, str] | None:
+    """(rank, state words) when the entity is out of the ordinary, else None."""
+    if e.state == "unavailable":
+        return 4, "not answering"
+    if e.domain == "alarm_control_panel":
+        return {"triggered": (0, "TRIGGERED"), "pending": (2, "pending"),
+                "arming": (3, "arming"), "disarmed": (3, "disarmed")}.get(e.state, (4, e.state))
+    if e.domain == "lock" and e.state != "locked":
+        return 1, e.state
+    if e.domain in ("cover", "valve") and e.state != "closed":
+        return (2 if e.risk_tier == "security" else 5), e.state
+    if e.domain == "binary_sensor" and e.state == "on":
+        if e.device_class in SAFETY_CLASSES:
+            return 0, "detected"
+        if e.device_class in OPENING_CLASSES:
+            return 3, "open"
+        return (7 if e.device_class in MOTION_CLASSES else 6), "on"
+    if e.domain == "climate":
+        now, target = e.attributes.get("current_temperature"), e.attributes.get("temperature")
+        if isinstance(now, (int, float)) and isinstance(target, (int, float)) and abs(now - target) >= CLIMATE_DRIFT:
+            return 6, f"{e.state}, {now}° (set to {target}°)"
+        return None  # a thermostat doing its job is not news
+    if e.domain in ("switch", "fan") and e.state == "on":
+        return 5, "on"
+    if e.domain == "media_player" and e.state == "playing":
+        return 6, "playing"
+    return None
+
+
 def notable(entities: list[Entity]) -> list[str]:
-    """One line per thing out of the ordinary: open, unlocked, on, playing, unreachable."""
-    lines = []
+    """One line per thing out of the ordinary, most important first: unlocked locks, open
+    garage doors and gates, the alarm; then safety sensors, open doors, what is unreachable,
+    what is running; the lights that are on in one line at the end."""
+    lines: list[tuple[int, str, str]] = []
     lights_on = []
-    for e in sorted(entities, key=lambda e: e.entity_id):
-        where = f" ({e.area})" if e.area else ""
-        if e.state == "unavailable":
-            lines.append(f"{e.name}{where}: not answering")
-        elif e.domain == "light" and e.state == "on":
+    for e in entities:
+        if e.domain == "light" and e.state == "on":
             lights_on.append(e.name)
-        elif e.domain in ("cover", "valve") and e.state not in ("closed",):
-            lines.append(f"{e.name}{where}: {e.state}")
-        elif e.domain == "lock" and e.state != "locked":
-            lines.append(f"{e.name}{where}: {e.state}")
-        elif e.domain in ("alarm_control_panel", "climate"):
-            extra = e.attributes.get("current_temperature")
-            lines.append(f"{e.name}{where}: {e.state}" + (f", {extra}°" if extra is not None else ""))
-        elif e.domain in ("switch", "fan", "binary_sensor") and e.state == "on":
-            lines.append(f"{e.name}{where}: on")
-        elif e.domain == "media_player" and e.state == "playing":
-            lines.append(f"{e.name}{where}: playing")
+            continue
+        ranked = _ranked(e)
+        if ranked is not None:
+            where = f" ({e.area})" if e.area else ""
+            lines.append((ranked[0], e.entity_id, f"{e.name}{where}: {ranked[1]}"))
+    out = [line for _, _, line in sorted(lines)]
     if lights_on:
-        lines.insert(0, f"Lights on: {', '.join(lights_on)}")
-    return lines
+        out.append(f"Lights on: {', '.join(sorted(lights_on))}")
+    return out
 
 
 def estimate_tokens(prompt: Prompt) -> int:
