@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from devices.families.kasa.driver import KasaDriver, discover
+from devices.families.kasa.emulation import KasaEmulation
 from devices.families.kasa.emulator import KasaEmulator
 from devices.home import Home
+from devices.homefile import EntitySpec
 from devices.model import Device, DeviceError, Entity
 from memory.store import Store
 from tests import netns
@@ -195,3 +197,34 @@ async def test_unicast_discovery_on_another_port(plug: KasaEmulator) -> None:
         assert one(await driver.refresh()).entity_id == "switch.pool_pump"
     finally:
         await driver.close()
+
+
+class _House:
+    """What an emulated house gives a family's emulation (devices.family.HouseContext)."""
+
+    interface = "127.0.0.1"
+    house_id = "kasa-test"
+    name = "Test House"
+    advertiser = None  # Kasa devices advertise nothing
+    marks: dict[str, str] = {}
+
+
+async def test_emulation_serves_the_home_file_entities() -> None:
+    emulation = KasaEmulation(_House())
+    specs = [EntitySpec("switch.spa_heater", "Spa Heater", "Garden", "on", {}, [], "kasa", 1),
+             EntitySpec("light.porch_light", "Porch Light", "Entrance", "on",
+                        {"brightness": 128, "rgb_color": [0, 0, 255]}, [], "kasa", 2)]
+    for spec in specs:
+        emulation.add(spec)
+        emulation.reset(spec)
+    assert await emulation.start() == []
+    drivers = [KasaDriver(device_for(emu)) for emu in emulation.emulators()]
+    try:
+        heater, porch = [one(await d.refresh()) for d in drivers]
+        assert (heater.entity_id, heater.state) == ("switch.spa_heater", "on")
+        assert (porch.entity_id, porch.state) == ("light.porch_light", "on")
+        assert porch.attributes["brightness"] == 128 and porch.attributes["rgb_color"] == [0, 0, 255]
+    finally:
+        for driver in drivers:
+            await driver.close()
+        await emulation.stop()
