@@ -140,12 +140,13 @@ class LocalBackend:
 
     async def complete(self, prompt: Prompt) -> ModelReply:
         said = prompt.said or _last_user_text(prompt.messages)
-        offered = prompt.tools
-        if is_question(said):
-            offered = [spec for spec in offered if spec["name"] in READ_TOOLS]
         entities = self.relevant_entities(said, prompt.area)
-        tools = self.tools(offered, entities, said, prompt.area)
+        tools = self.tools(prompt.tools, entities, said, prompt.area)
+        # The catalog in the system text lists every tool either way, so the prefix the KV cache
+        # holds is the same for questions and commands; a question can only choose a reading one.
         system = self.system(prompt, tools)
+        if is_question(said):
+            tools = [spec for spec in tools if spec["name"] in READ_TOOLS]
         messages = to_local_messages(prompt, self.devices_text(entities))
         async with self._lock:
             try:
@@ -298,8 +299,11 @@ class LocalBackend:
             words(n) and words(n) <= said_words for n in names)
 
     def _ask(self, verb: str, args: dict[str, Any], why: str) -> str:
-        target = args.get("name") or (f"everything in the {args['area']}" if args.get("area") else "")
-        target = target or (f"everything on the {args['floor']}" if args.get("floor") else "that")
+        kind = args.get("domain") or args.get("device_class")
+        kind = kind[0] if isinstance(kind, list) and kind else kind
+        target = (args.get("name") or (f"everything in the {args['area']}" if args.get("area") else "")
+                  or (f"everything on the {args['floor']}" if args.get("floor") else "")
+                  or (f"every {str(kind).replace('_', ' ')}" if kind else "that"))
         return (f"Should I {verb} {target}? I haven't, because {why}. Say it with the device or room, "
                 f"e.g. \"{verb} {target}\".")
 
