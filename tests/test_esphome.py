@@ -213,6 +213,20 @@ async def test_hung_node_answers_within_the_device_timeout(tmp_path: Path, node:
         await driver.close()
 
 
+async def test_node_hung_from_the_start_leaves_no_connection_behind(tmp_path: Path, node: EsphomeNode) -> None:
+    home = Home(Store(tmp_path / "claw.db"), device_timeout=1.0)
+    driver = EsphomeDriver(device_for(node), timeout=5.0)  # the home's timeout comes first
+    node.fail = "slow"
+    started = time.monotonic()
+    with pytest.raises(DeviceError, match="no answer within 1 s"):
+        await home.add(driver)
+    assert time.monotonic() - started < 2.0
+    await wait_for(lambda: node.connections == 0)
+    node.fail = None
+    assert len(await home.refresh_device(driver.device.device_id)) == 6
+    await driver.close()
+
+
 async def test_encrypted_node_says_what_is_missing() -> None:
     async def noise_only(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read(1)

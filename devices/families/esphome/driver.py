@@ -134,6 +134,9 @@ class EsphomeDriver:
         except TimeoutError:
             await client.disconnect(force=True)
             raise DeviceError(f"{self._where()} did not answer within {self.timeout:g} s") from None
+        except asyncio.CancelledError:  # the caller's own timeout: leave no connection behind
+            client.force_disconnect()
+            raise
         except (APIConnectionError, OSError) as exc:
             log.info("connecting to %s failed: %s", self._where(), exc)
             raise DeviceError(f"I can't reach {self._where()}; check that it has power and is on the network") from None

@@ -168,6 +168,11 @@ class EsphomeNode:
             writer.transport.abort()
 
     @property
+    def connections(self) -> int:
+        """How many clients are connected now."""
+        return len(self._writers)
+
+    @property
     def fail(self) -> str | None:
         return self._fail
 
