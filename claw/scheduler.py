@@ -132,10 +132,15 @@ class Scheduler:
         self._wake_at: float | None = None  # when the parked loop wakes up next
         self._arrived = asyncio.Event()  # an entity changed or was found
         self._loop: asyncio.Task[None] | None = None
+        self._book: list[Automation] | None = None  # all(), until the next change
 
     # -- the book of automations -----------------------------------------------------------
     def all(self) -> list[Automation]:
-        return [self._load(r) for r in self.db.query("select * from automations order by id")]
+        """Every automation, oldest first (kept in memory between changes: every state change
+        of the house looks through them)."""
+        if self._book is None:
+            self._book = [self._load(r) for r in self.db.query("select * from automations order by id")]
+        return self._book
 
     def get(self, automation_id: int) -> Automation | None:
         rows = list(self.db.query("select * from automations where id = ?", [automation_id]))
@@ -175,6 +180,7 @@ class Scheduler:
             "created_by": caller.role, "created": self.clock.now(),
             "next_due": self._next(a, self.clock.now())}).last_pk
         log.info("automation #%s saved: %s", a.id, describe(a, self.home))
+        self._book = None
         self._changed.set()
         return a
 
@@ -200,6 +206,7 @@ class Scheduler:
                 row["next_due"] = self._next(old, self.clock.now())
         self.db["automations"].update(automation_id, row)
         self._holds = {k: v for k, v in self._holds.items() if k[0] != automation_id}
+        self._book = None
         self._changed.set()
         return self._must(automation_id)
 
@@ -207,6 +214,7 @@ class Scheduler:
         a = self._must(automation_id)
         self.db["automations"].delete(automation_id)
         self._holds = {k: v for k, v in self._holds.items() if k[0] != automation_id}
+        self._book = None
         self._changed.set()
         return a
 

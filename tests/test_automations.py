@@ -69,6 +69,7 @@ async def house(claw_home: Path, clock: ManualClock, located: bool = True, confi
         small.ha.add_entity("binary_sensor.driveway_motion", "off", {
             "friendly_name": "Driveway Motion", "area": "Driveway", "device_class": "motion"})
         await service.home.refresh_device("ha:1")
+        await service.home.customize("binary_sensor.driveway_motion", area="Driveway")  # as its owner would
         yield api, small, service
 
 
