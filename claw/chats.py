@@ -21,6 +21,7 @@ from claw.alerts import Alerts
 from claw.confirmations import Confirmations
 from claw.heartbeat import Heartbeat
 from claw.pairing import CODE_TTL, Pairing, PairingError, Person
+from claw.rooms import chat_room
 from claw.router import Router
 from claw.tools import Caller
 from devices.home import Home
@@ -71,6 +72,8 @@ class Channels:
         self._lanes: dict[str, asyncio.Task[None]] = {}
         self._presses: dict[int, asyncio.Task[None]] = {}
         self._turns: dict[int, asyncio.Future[TurnResult]] = {}  # inbox id -> who waits for it
+        self._current: dict[str, int] = {}  # lane -> the inbox id it is answering now
+        self._cancelled: dict[int, list[str]] = {}  # inbox id -> confirmations it cancelled
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -134,6 +137,8 @@ class Channels:
                 lane = f"{a.channel}:{a.chat_id}"
                 if lane not in self._lanes or self._lanes[lane].done():
                     self._lanes[lane] = self._spawn(self._lane(a.channel, a.chat_id))
+                elif item.id > self._current.get(lane, item.id):
+                    self._supersede(item)
             await self._wake.wait()
 
     def _spawn(self, coro: Any) -> asyncio.Task[None]:
@@ -152,12 +157,23 @@ class Channels:
                          and (i.arrival.channel, i.arrival.chat_id) == (channel, chat_id)), None)
             if item is None:
                 return
+            self._current[f"{channel}:{chat_id}"] = item.id
             try:
                 await self._message(item)
             except Exception:  # a bug must not wedge the chat: say so, log it, move on
                 log.exception("handling message %s failed", item.id)
                 self._answer(item, TurnResult("Something went wrong on my side with that message; "
                                               "it's in the log. Please try again.", backend="none"))
+
+    def _supersede(self, item: InboxItem) -> None:
+        """A new message in a chat whose turn waits for the owner's confirmation: that request
+        is cancelled (failing closed), so the new message is answered now, not after it expires."""
+        a = item.arrival
+        asked_here = f"{a.channel}:{a.channel}:{a.chat_id} ("  # Confirmations' asked_by for this chat
+        for request in self.confirmations.pending():
+            if request["asked_by"].startswith(asked_here):
+                self.confirmations.answer(request["id"], False, by="a newer message")
+                self._cancelled.setdefault(item.id, []).append(request["what"])
 
     def _who(self, a: Arrival) -> tuple[str, str] | None:
         """(role, name) of the sender, or None when they may not talk to the house."""
@@ -183,12 +199,17 @@ class Channels:
                 reply, private_next = self._command(cmd[0], role, name)
                 self._answer(item, TurnResult(reply, backend="none"), private_next=private_next)
         else:
-            caller = Caller(role=role, chat_id=f"{a.channel}:{a.chat_id}", channel=a.channel,
-                            area=a.area or None)
+            chat_id = f"{a.channel}:{a.chat_id}"
+            caller = Caller(role=role, chat_id=chat_id, channel=a.channel,
+                            area=a.area or chat_room(self.store, chat_id))
             private = a.private or self.store.get_setting(_private_key(a)) == "1"
             async with self._typing(a):
                 result = await self.agent.handle(a.text, caller, private=private,
                                                  message_key=f"inbox:{item.id}")
+            cancelled = self._cancelled.pop(item.id, [])
+            if cancelled:
+                result.reply = (f"I cancelled what was waiting for confirmation ({'; '.join(cancelled)}), "
+                                f"since you asked for something else.\n\n{result.reply}")
             self._answer(item, result, private_used=private)
 
     def _answer(self, item: InboxItem, result: TurnResult, private_next: bool = False,

@@ -98,6 +98,11 @@ TARGET_KEYS = ("name", "area", "floor", "domain", "device_class")
 NOT_NAMES = {"it", "that", "this", "them", "everything", "all", "something", "anything", "music",
              "anyone", "anybody", "someone", "somebody", "everyone", "everybody", "who", "what"}
 CONNECTIVES = {"for", "to", "in", "on", "at", "with", "by", "of", "from", "and", "or", "if", "when"}
+# Number slots, and the words that make "one" a number ("one percent") rather than a pick.
+NUMBERS = {"brightness", "volume_level", "position", "percentage"}
+UNITS = re.compile(r"\b(percent|per cent|degrees?)\b|%", re.IGNORECASE)
+# Words of a request for every device of a kind ("turn on the lights"), not for one by name.
+KIND_OF_ALL = {"light", "turn", "switch", "on", "off", "all", "please", "set", "dim", "brighten"}
 ITEM_JOINTS = re.compile(r"\s*(?:,\s*and\b|,|\band\b)\s*", re.IGNORECASE)
 
 
@@ -113,6 +118,7 @@ class Command:
     query: dict[str, Any] = field(default_factory=dict)  # questions: device_class/state filters
     loose: bool = False  # a name or area the house does not know was taken as said
     ask: list[Entity] = field(default_factory=list)  # several fit and the sentence did not say which
+    picked: bool = False  # the answer to a "which one?": the reply names what was done
 
 
 class FastPath:
@@ -168,7 +174,7 @@ class FastPath:
         result = recognize_best(text, intents, slot_lists=lists, intent_context=context,
                                 language=self.language, best_slot_name="name")
         if result is not None:
-            return self._command(result)
+            return self._command(result, text)
         if strict:
             return None
         # A second, looser pass: a command whose device or area we don't know ("turn on the
@@ -178,7 +184,7 @@ class FastPath:
                                 allow_unmatched_entities=True)
         if result is None or result.text_chunks_matched == 0:
             return None
-        command = self._loose_command(result)
+        command = self._loose_command(result, text)
         if command is not None and text.rstrip().endswith("?") and command.intent not in QUESTIONS:
             return None  # "anyone in the driveway?" is a question, not "turn on 'anyone'"
         return command
@@ -206,17 +212,19 @@ class FastPath:
             return None  # "turn off the lights in the kitchen and the study": the study's lights
         return command
 
-    def _command(self, result: RecognizeResult) -> Command | None:
+    def _command(self, result: RecognizeResult, text: str) -> Command | None:
         intent = result.intent.name
         for e in result.entities_list:
             if e.is_wildcard and (WILDCARDS.get(intent) != e.name or len(str(e.value).split()) > 6):
                 return None
+            if e.name in NUMBERS and e.text.strip().lower() == "one" and not UNITS.search(text):
+                return None  # "the kitchen one" answers a question; it does not set a brightness
         slots = {e.name: _plain(e.value) for e in result.entities_list}
         if "name" in slots and isinstance(result.context.get("domain"), str):
             slots.setdefault("domain", result.context["domain"])
         return self._plan(intent, slots, result.response or "default")
 
-    def _loose_command(self, result: RecognizeResult) -> Command | None:
+    def _loose_command(self, result: RecognizeResult, text: str) -> Command | None:
         intent = result.intent.name
         if any(e.is_wildcard for e in result.entities_list):
             return None
@@ -228,7 +236,7 @@ class FastPath:
         if len(unmatched) == 1:
             (key, missing), = unmatched.items()
             if key == "area" and missing.text.strip() == MISSING_ENTITY:
-                return self._without_room(intent, slots, result.response or "default")
+                return self._without_room(intent, slots, result.response or "default", text)
         if set(unmatched) - {"name", "area"} or intent in QUESTIONS:
             return None
         for key, missing in unmatched.items():
@@ -239,12 +247,30 @@ class FastPath:
         domains = result.intent_data.requires_context.get("domain")
         if "scene" in (domains or ()):
             return None  # "<anything> in the study" reads as a scene; only a known scene is one
+        if "area" in unmatched and area_like(self.home, slots["area"]) is None:
+            # "turn on the dsek lamp" reads as lamps in a room "dsek": it is a name, misspelt
+            said = f"{slots['area']} {slots['name']}" if "name" in unmatched else slots["area"]
+            kinds = slots.get("domain") if "name" not in unmatched else None
+            if self._names_something(said, [kinds] if isinstance(kinds, str) else kinds):
+                del slots["area"]
+                slots["name"] = said
         if "name" in unmatched and domains:
-            slots.setdefault("domain", domains)
+            kinds = [domains] if isinstance(domains, str) else list(domains)
+            # "turn on the tap": the tool turns valves on too, though the template lists other kinds
+            if self._names_something(slots["name"], kinds) or intent not in ("HassTurnOn", "HassTurnOff") \
+                    or not self._names_something(slots["name"], None):
+                slots.setdefault("domain", domains)
         command = self._plan(intent, slots, result.response or "default")
         if command is not None:
             command.loose = True
         return command
+
+    def _names_something(self, name: str, domains: list[str] | None) -> bool:
+        try:
+            resolve(self.home, name=name, domain=domains)
+        except TargetError as e:
+            return e.code != "no_entity"
+        return True
 
     def _could_be_a_name(self, said: str, intent: str, key: str) -> bool:
         """Whether words said where a name was expected plausibly name a device or an area."""
@@ -259,7 +285,8 @@ class FastPath:
             return False
         return intent in ("HassTurnOn", "HassTurnOff") or bool(_stems(said) & self._known_words)
 
-    def _without_room(self, intent: str, slots: dict[str, Any], response: str) -> Command | None:
+    def _without_room(self, intent: str, slots: dict[str, Any], response: str,
+                      text: str) -> Command | None:
         """A sentence that needs the speaker's room, said where there is none: act when the
         house leaves one sensible target (the one thermostat; what is playing), ask which when
         it leaves several."""
@@ -286,6 +313,10 @@ class FastPath:
             classes = [classes] if isinstance(classes, str) else list(classes or [])
             found = [e for e in entities if e.domain in domains and (not classes or e.device_class in classes)]
             many = intent in ("HassTurnOn", "HassTurnOff", "HassLightSet") and "domain" in slots
+            said = _stems(text) - KIND_OF_ALL
+            named = [e for e in found if said & _stems(e.name)]
+            if many and named:  # "turn on the lamp": one of the lamps, not every light
+                found, many = named, False
         if not found:
             return None
         if len(found) > 1 and intent in QUESTIONS:
@@ -424,7 +455,7 @@ class FastPath:
             failed = [a for a in done if not a.ok]
             if failed:
                 replies.append(" ".join(_error_text(a) for a in failed))
-            elif compound or command.intent not in self.replies.responses:
+            elif compound or command.picked or command.intent not in self.replies.responses:
                 replies.append(" ".join(a.result for a in done))
             else:
                 targets = self._targets(command.calls)
@@ -519,7 +550,7 @@ def _question(command: Command, candidates: list[Entity], now: float) -> Questio
 
 def _from_answer(question: Question, chosen: list[Entity]) -> Command:
     calls = [{**question.base, "name": e.name, **({"area": e.area} if e.area else {})} for e in chosen]
-    return Command(question.intent, question.tool, calls, question.slots, question.response)
+    return Command(question.intent, question.tool, calls, question.slots, question.response, picked=True)
 
 
 @functools.cache

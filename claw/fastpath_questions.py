@@ -15,7 +15,7 @@ QUESTION_TTL = 300.0  # seconds an unanswered question stays open
 FILLER = {"the", "one", "ones", "please", "in", "on", "a", "an", "of", "that", "this", "i", "mean",
           "meant", "want", "it", "is", "thanks", "thank", "you", "just", "only", "room",
           "yes", "ok", "okay", "oh", "um", "uh", "sorry", "which", "for", "at"}
-EVERY = {"both", "all", "every", "everything", "each", "them", "either"}
+EVERY = {"both", "all", "every", "everything", "each", "them"}
 ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3,
             "4th": 3, "last": -1}
 MAX_ANSWER_WORDS = 6  # a longer message is a new request, not an answer
@@ -66,6 +66,8 @@ def picked(question: Question, answer: str) -> list[Entity] | None:
     if not words or len(words) > MAX_ANSWER_WORDS:
         return None
     if set(words) & EVERY and not set(words) - EVERY - FILLER:
+        if "both" in words and len(question.candidates) != 2:
+            return None
         return list(question.candidates)
     ordinal = [ORDINALS[w] for w in words if w in ORDINALS]
     if ordinal and not set(words) - set(ORDINALS) - FILLER:

@@ -32,9 +32,9 @@ intents:
           - "what (devices|things|stuff) (do you have|have you got|are there|can you control|do you see|do you know [about]) [in [the] house|in [my] home]"
           - "(list|show [me]) [all] [the|my|your] devices"
           - "what do you (have|control|see) [in [the] house|in [my] home]"
-          - "what (is|'s) (connected|set up)"
+          - "<claw_what_is> (connected|set up)"
       - sentences:
-          - "what (is|'s) in [the] {area}"
+          - "<claw_what_is> in [the] {area}"
           - "what (devices|things) are (in|on) [the] {area}"
           - "what do you have in [the] {area}"
           - "(list|show [me]) [the] devices in [the] {area}"
@@ -47,7 +47,7 @@ intents:
   ClawWhereIs:
     data:
       - sentences:
-          - "where (is|'s|are) [the|my] {name}"
+          - "(where is|where's|wheres|where are) [the|my] {name}"
           - "(which|what) (room|area) is [the|my] {name} in"
           - "in (which|what) (room|area) is [the|my] {name}"
         excludes_context:
@@ -56,9 +56,12 @@ intents:
     data:
       - sentences:
           - "(add|put) {claw_item:item} (to|on|onto|in) [the|my] {name} [list]"
-          - "(add|put) {claw_item:item} (to|on|onto) [the|my] list"
-          - "(add|put) {claw_item:item} (to|on|onto) [the|my] (shopping|grocery|to-do|to do|todo) list"
         requires_context:
+          domain: todo
+      - sentences:
+          - "(add|put) {claw_item:item} (to|on|onto) [the|my] <claw_list>"
+          - "(i need|we need|we're out of|we are out of) {claw_item:item}"
+        slots:
           domain: todo
   HassListCompleteItem:
     data:
@@ -67,72 +70,117 @@ intents:
           - "(check|tick|cross) {claw_item:item} off [the|my] {name} [list]"
           - "(complete|finish) {claw_item:item} (on|from|in) [the|my] {name} [list]"
           - "mark {claw_item:item} as (done|complete|completed|bought) (on|in) [the|my] {name} [list]"
-          - "(check|tick|cross) [off] {claw_item:item} (off|on|from) [the|my] (list|shopping list|grocery list|to-do list|to do list|todo list)"
-          - "(check|tick|cross) {claw_item:item} off [the|my] (list|shopping list|grocery list|to-do list|to do list|todo list)"
-          - "mark {claw_item:item} as (done|complete|completed|bought)"
         requires_context:
+          domain: todo
+      - sentences:
+          - "(check|tick|cross|mark) [off] {claw_item:item} (off|on|from) [the|my] <claw_list>"
+          - "(check|tick|cross) {claw_item:item} off [the|my] <claw_list>"
+          - "mark {claw_item:item} as (done|complete|completed|bought)"
+          - "i (bought|got|did) [the] {claw_item:item}"
+        slots:
           domain: todo
   HassListRemoveItem:
     data:
       - sentences:
           - "(remove|delete|take) {claw_item:item} (from|off) [the|my] {name} [list]"
-          - "(remove|delete|take) {claw_item:item} (from|off) [the|my] (list|shopping list|grocery list|to-do list|to do list|todo list)"
         requires_context:
+          domain: todo
+      - sentences:
+          - "(remove|delete|take) {claw_item:item} (from|off) [the|my] <claw_list>"
+        slots:
           domain: todo
   TodoGetItems:
     data:
       - sentences:
-          - "(what is|what's|whats) on [the|my] {name} [list]"
+          - "<claw_what_is> on [the|my] {name} [list]"
           - "(read|show|tell) [me] [the|my] {name} [list]"
           - "what do i (have|need) on [the|my] {name} [list]"
-          - "(what is|what's|whats) on [the|my] (list|shopping list|grocery list|to-do list|to do list|todo list)"
-          - "(read|show|tell) [me] [the|my|what's on the|what is on the] (list|shopping list|grocery list|to-do list|to do list|todo list)"
-          - "what do i (have|need) (on|to) [the|my] (list|shopping list|grocery list|to-do list|to do list|todo list)"
-          - "what do i need to buy"
         requires_context:
+          domain: todo
+      - sentences:
+          - "<claw_what_is> on [the|my] <claw_list>"
+          - "(read|show|tell) [me] [the|my] <claw_list>"
+          - "(read|show) me what is on [the|my] <claw_list>"
+          - "what do i (have|need) (on|to) [the|my] <claw_list>"
+          - "what do (i|we) need [to buy|to get|from the shops|from the store]"
+          - "what (do i|should i|must i) buy"
+        slots:
           domain: todo
   VacuumStop:
     data:
       - sentences:
           - "(stop|pause|halt) [the] {name} [cleaning|vacuuming]"
           - "(stop|pause|halt) [the] {area} {name}"
-          - "(stop|pause|halt) [the] (vacuum|vacuum cleaner|robot vacuum|robot|hoover|roomba) [cleaning|vacuuming]"
-          - "(stop|pause) (cleaning|vacuuming|hoovering)"
+          - "{name} stop"
         requires_context:
+          domain: vacuum
+      - sentences:
+          - "(stop|pause|halt) [the] <claw_vacuum> [cleaning|vacuuming]"
+          - "(stop|pause) (cleaning|vacuuming|hoovering)"
+        slots:
           domain: vacuum
   HassVacuumStart:
     data:
       - sentences:
-          - "(start|run) [the] (vacuum|vacuum cleaner|robot vacuum|robot|hoover|roomba) [cleaning|vacuuming]"
+          - "{name} (start|go) [cleaning|vacuuming]"
+          - "(let|tell) [the] {name} (clean|vacuum|start)"
+        requires_context:
+          domain: vacuum
+      - sentences:
+          - "(start|run|turn on) [the] <claw_vacuum> [cleaning|vacuuming]"
           - "(start|begin) (cleaning|vacuuming|hoovering)"
           - "(vacuum|hoover|clean) [the] (house|floor|floors|whole house|home)"
-        requires_context:
+        slots:
           domain: vacuum
   HassVacuumReturnToBase:
     data:
       - sentences:
-          - "(send|return) [the] (vacuum|vacuum cleaner|robot vacuum|robot|hoover|roomba) (home|back|to [the] (dock|base|charger)|back to [the] (dock|base|charger))"
-          - "(dock|park) [the] (vacuum|vacuum cleaner|robot vacuum|robot|hoover|roomba)"
+          - "(send|return) [the] {name} (home|back|<claw_dock>|back <claw_dock>)"
+          - "{name} go (home|back|<claw_dock>|back <claw_dock>)"
+          - "(dock|park) [the] {name}"
         requires_context:
+          domain: vacuum
+      - sentences:
+          - "(send|return) [the] <claw_vacuum> (home|back|<claw_dock>|back <claw_dock>)"
+          - "(dock|park) [the] <claw_vacuum>"
+        slots:
           domain: vacuum
   AlarmArm:
     data:
       - sentences:
-          - "arm [the] {name} [(in|to) {claw_mode:mode} [mode]]"
-          - "arm [the] (alarm|house alarm|security system|security|house) [(in|to|for) {claw_mode:mode} [mode]]"
-          - "set [the] (alarm|house alarm|security system) to {claw_mode:mode} [mode]"
-          - "(set|put) [the] {name} (to|in) {claw_mode:mode} [mode]"
-          - "(turn on|switch on|activate|enable) [the] (alarm|house alarm|security system) [(in|to|for) {claw_mode:mode} [mode]]"
+          - "arm [the] {name} [(in|to|for) {claw_mode:mode} [mode]]"
+          - "(set|put) [the] {name} (to|in|on) {claw_mode:mode} [mode]"
         requires_context:
+          domain: alarm_control_panel
+      - sentences:
+          - "arm [the] (<claw_alarm>|security|house) [(in|to|for) {claw_mode:mode} [mode]]"
+          - "(set|put) [the] <claw_alarm> (to|in|on) {claw_mode:mode} [mode]"
+          - "(turn on|switch on|activate|enable) [the] <claw_alarm> [(in|to|for) {claw_mode:mode} [mode]]"
+        slots:
           domain: alarm_control_panel
   AlarmDisarm:
     data:
       - sentences:
           - "disarm [the] {name}"
-          - "disarm [the] (alarm|house alarm|security system|security|house)"
-          - "(turn off|switch off|deactivate|disable) [the] (alarm|house alarm|security system)"
         requires_context:
           domain: alarm_control_panel
+      - sentences:
+          - "disarm [the] (<claw_alarm>|security|house)"
+          - "(turn off|switch off|deactivate|disable) [the] <claw_alarm>"
+        slots:
+          domain: alarm_control_panel
+  HassTurnOn:
+    data:
+      - sentences:
+          - "open [the] {area}"
+        slots:
+          domain: cover
+  HassTurnOff:
+    data:
+      - sentences:
+          - "close [the] {area}"
+        slots:
+          domain: cover
   HassMediaPause:
     data:
       - sentences:
@@ -175,6 +223,12 @@ intents:
           - "turn {volume_step} [the] (volume|music) (everywhere|in [the] (whole|entire) (house|home)|in every room|on all [the] speakers)"
         slots:
           scope: house
+expansion_rules:
+  claw_what_is: "(what is|what's|whats|tell me what's|tell me what is)"
+  claw_list: "(list|shopping list|grocery list|to-do list|to do list|todo list|shopping|groceries)"
+  claw_vacuum: "(vacuum|vacuum cleaner|robot vacuum|robot|hoover|roomba)"
+  claw_dock: "to [the] (dock|base|charger|charging station)"
+  claw_alarm: "(alarm|house alarm|burglar alarm|security system|alarm system)"
 lists:
   claw_room:
     wildcard: true
@@ -200,4 +254,5 @@ def merged(data: dict[str, Any]) -> dict[str, Any]:
     intents = {name: {**body, "data": list(body["data"])} for name, body in data["intents"].items()}
     for name, body in SENTENCES["intents"].items():
         intents.setdefault(name, {"data": []})["data"] += body["data"]
-    return {**data, "intents": intents, "lists": {**data.get("lists", {}), **SENTENCES["lists"]}}
+    return {**data, "intents": intents, "lists": {**data.get("lists", {}), **SENTENCES["lists"]},
+            "expansion_rules": {**data.get("expansion_rules", {}), **SENTENCES["expansion_rules"]}}

@@ -433,7 +433,11 @@ def register(registry: ToolRegistry, executor: Executor, home: Home) -> None:
                        name: Name = None, area: AreaName = None) -> str:
         """Arms alarm panels (away by default; home or night keeps the inside free)."""
         service = f"alarm_arm_{mode}"
-        panels = targets(name, area, None, ["alarm_control_panel"], service=service)
+        panels = targets(name, area, None, ["alarm_control_panel"])
+        unable = [p for p in panels if service not in p.services]
+        if unable:
+            modes = sorted(s.removeprefix("alarm_arm_") for s in unable[0].services if s.startswith("alarm_arm_"))
+            raise ToolError(f"The {unable[0].name} can't arm in {mode} mode (it can: {', '.join(modes) or 'none'}).")
         return said(service, {}, await act(ctx, panels, service, {}))
 
     async def AlarmDisarm(ctx: ToolContext, name: Name = None, area: AreaName = None) -> str:

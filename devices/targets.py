@@ -5,15 +5,22 @@ Failures say what is wrong in words a person can act on, with Home Assistant's e
 """
 from __future__ import annotations
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 from devices.home import Area, Home, normalize
 from devices.model import Entity
 
-# How close a misspelt word must be to a name's word (rapidfuzz ratio, 0-100), and how long a
-# word must be before a typo is allowed at all ("fan" vs "fen" is not a typo worth guessing).
-NEAR_WORD = 80
+# How close a misspelt word must be to a name's word (optimal string alignment, so a swap of two
+# letters is one typo: "dsek" is 75% "desk"), and how long a word must be before a typo is
+# allowed at all ("fan" vs "fen" is not a typo worth guessing).
+NEAR_WORD = 0.75
 MIN_FUZZY_LENGTH = 4
+# Words that say the kind of a device rather than which one ("the bedside light" for the Bedside
+# Lamp): with no name holding them, the other words pick among devices of that kind.
+KIND_WORDS = {"light": "light", "lamp": "light", "speaker": "media_player", "tv": "media_player",
+              "fan": "fan", "switch": "switch", "plug": "switch", "socket": "switch",
+              "blind": "cover", "shade": "cover", "curtain": "cover", "thermostat": "climate"}
 
 
 class TargetError(Exception):
@@ -84,7 +91,8 @@ def resolve(
         # An exact name or alias (the usual case) is one lookup; words are matched by a scan.
         fitting = [e for e in home.entities.values() if fits(e)]
         matched = ([e for e in home.named(name) if fits(e)]
-                   or _match_words(name, fitting) or _match_near(name, fitting))
+                   or _match_words(name, fitting) or _match_near(name, fitting)
+                   or _match_kind(name, fitting))
         if not matched:
             kind = _domain_word(domains[0]) if len(domains) == 1 else "device"
             raise TargetError("no_entity", f"I don't have a {kind} called '{name}'{where}.")
@@ -174,6 +182,19 @@ def _match_near(name: str, candidates: list[Entity]) -> list[Entity]:
             if any(_near_words(wanted, _words(n) | _words(e.area or "")) for n in _names(e))]
 
 
+def _match_kind(name: str, candidates: list[Entity]) -> list[Entity]:
+    """ "bedside light" -> the Bedside Lamp: the name's kind word picks the domain, the rest of
+    its words the device."""
+    wanted = _words(name)
+    kinds = {KIND_WORDS[w] for w in wanted if w in KIND_WORDS}
+    rest = {w for w in wanted if w not in KIND_WORDS}
+    if len(kinds) != 1 or not rest:
+        return []
+    of_kind = [e for e in candidates if e.domain in kinds]
+    words = " ".join(rest)
+    return _match_words(words, of_kind) or _match_near(words, of_kind)
+
+
 def _near_words(wanted: set[str], have: set[str]) -> bool:
     """Every wanted word is in `have`, or (when long enough) a typo of one of its words."""
     if not have:
@@ -183,7 +204,7 @@ def _near_words(wanted: set[str], have: set[str]) -> bool:
             continue
         if len(word) < MIN_FUZZY_LENGTH:
             return False
-        best = process.extractOne(word, have, scorer=fuzz.ratio, score_cutoff=NEAR_WORD)
+        best = process.extractOne(word, have, scorer=OSA.normalized_similarity, score_cutoff=NEAR_WORD)
         if best is None:
             return False
     return True
