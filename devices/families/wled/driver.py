@@ -1,4 +1,14 @@
-"""WLED LED controllers over the JSON API: one `light` entity per controller (its main segment)."""
+"""WLED LED controllers over the JSON API: one `light` entity per controller (its main segment).
+
+Why Claw's own client and not python-wled (Home Assistant's library, which tests use as the
+referee of the emulator): Claw exposes one light per controller, with no segments, presets or
+push, and that is three small JSON calls; python-wled also speaks only to port 80
+(`URL.build(..., port=80)` for HTTP and /ws), so it could not reach a controller announced on
+any other port, as every emulated one is. Revisit if Claw exposes segments, presets or /ws.
+
+The first read takes `/json` (with the effect names); later polls take `/json/si` (state and
+info, no lists), and the effect list again only when the firmware's effect count changes.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -26,9 +36,12 @@ class WledDriver:
         return self._http.base_url
 
     async def refresh(self) -> list[Entity]:
-        doc = await self._http.json("GET", "/json", self._where())
+        doc = await self._http.json("GET", "/json/si" if self._effects else "/json", self._where())
         self._name = doc["info"].get("name") or self.device.name
-        self._effects = list(doc.get("effects") or [])
+        if "effects" in doc:
+            self._effects = list(doc["effects"])
+        elif doc["info"].get("fxcount", len(self._effects)) != len(self._effects):  # new firmware
+            self._effects = list(await self._http.json("GET", "/json/effects", self._where()))
         return [self._entity(doc["state"])]
 
     async def call(self, entity_id: str, service: str, data: dict[str, Any]) -> None:

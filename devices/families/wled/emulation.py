@@ -23,10 +23,10 @@ class WledEmulation:
 
     def reset(self, entity: EntitySpec) -> None:
         emu = self.strips[entity.entity_id]
+        emu.factory_state()
         emu.on = entity.state == "on"
         emu.bri = max(1, min(255, int(entity.attributes.get("brightness", 128))))
         emu.seg["col"][0] = list(entity.attributes.get("rgb_color") or START_COLOR)
-        emu.seg["fx"] = 0
 
     async def start(self) -> list[Awaitable[Any]]:
         adverts = []
