@@ -73,10 +73,10 @@ class EsphomeDriver:
         key = self._keys.get(entity_id)
         if key is None:
             raise DeviceError(f"{entity_id} is not on {self._where()}")
-        entity = self._entity(key)
-        if service not in entity.services:
-            raise DeviceError(f"{entity.name} can't {service.replace('_', ' ')}; it can "
-                              + ", ".join(sorted(s.replace("_", " ") for s in entity.services)))
+        services = _services(self._entities[key])
+        if service not in services:
+            raise DeviceError(f"{self._name(self._entities[key])} can't {service.replace('_', ' ')}; it can "
+                              + (", ".join(sorted(s.replace("_", " ") for s in services)) or "only report"))
         confirmed = self._waiting[key] = asyncio.get_running_loop().create_future()
         try:
             self._send(client, key, service, data)
@@ -253,12 +253,11 @@ class EsphomeDriver:
         info, state = self._entities[key], self._states.get(key)
         domain = DOMAIN_OF[type(info)]
         entity = Entity(entity_id=self._entity_id(info), name=self._name(info),
-                        device_id=self.device.device_id, area=self.area,
+                        device_id=self.device.device_id, area=self.area, services=_services(info),
                         device_class=getattr(info, "device_class", None) or None)
         if isinstance(info, LightInfo):
             _light(entity, info, state)  # type: ignore[arg-type]
         elif isinstance(info, SwitchInfo):
-            entity.services = {"turn_on", "turn_off", "toggle"}
             entity.state = _on_off(state)
         elif isinstance(info, CoverInfo):
             _cover(entity, info, state)  # type: ignore[arg-type]
@@ -319,7 +318,6 @@ def _light(entity: Entity, info: LightInfo, state: LightState | None) -> None:
     caps = _capabilities(info)
     modes = [m for m, cap in (("color_temp", CAP_COLOR_TEMPERATURE | CAP_COLD_WARM_WHITE), ("rgb", CAP_RGB))
              if caps & cap] or (["brightness"] if caps & CAP_BRIGHTNESS else ["onoff"])
-    entity.services = {"turn_on", "turn_off", "toggle"}
     entity.state = _on_off(state)
     attributes: dict[str, Any] = {"supported_color_modes": modes, "color_mode": None, "brightness": None,
                                   "rgb_color": None, "color_temp_kelvin": None}
@@ -341,12 +339,16 @@ def _light(entity: Entity, info: LightInfo, state: LightState | None) -> None:
     entity.attributes = attributes
 
 
+def _services(info: EntityInfo) -> set[str]:
+    if isinstance(info, (LightInfo, SwitchInfo)):
+        return {"turn_on", "turn_off", "toggle"}
+    if isinstance(info, CoverInfo):
+        return ({"open_cover", "close_cover"} | ({"stop_cover"} if info.supports_stop else set())
+                | ({"set_cover_position"} if info.supports_position else set()))
+    return set()  # sensors report only
+
+
 def _cover(entity: Entity, info: CoverInfo, state: CoverState | None) -> None:
-    entity.services = {"open_cover", "close_cover"}
-    if info.supports_stop:
-        entity.services.add("stop_cover")
-    if info.supports_position:
-        entity.services.add("set_cover_position")
     if state is None:
         entity.state = "unknown"
         return
