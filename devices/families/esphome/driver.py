@@ -139,7 +139,8 @@ class EsphomeDriver:
             raise
         except (APIConnectionError, OSError) as exc:
             log.info("connecting to %s failed: %s", self._where(), exc)
-            raise DeviceError(f"I can't reach {self._where()}; check that it has power and is on the network") from None
+            raise DeviceError(f"I can't reach {self._where()}; check that it has power and is on "
+                              "the network") from None
         self._info = info
         # Discovery knows the node by its hostname ("desk-node"); people by its friendly name.
         self.device.name = (info.friendly_name or info.name or self.device.name)[:MAX_NAME]

@@ -157,7 +157,8 @@ class _Talking:
             if driver._kasa is not None:
                 await driver._kasa.protocol.close()  # the next attempt opens a fresh connection
             log.info("%s (%s): %s", driver._where(), self.doing, exc)
-            raise DeviceError(f"I can't {self.doing} {driver._where()}; check that it has power and is on the network") from None
+            raise DeviceError(f"I can't {self.doing} {driver._where()}; check that it has power and "
+                              "is on the network") from None
         return False
 
 

@@ -114,7 +114,8 @@ class KasaEmulator:
                 reply[module] = answers
         return reply
 
-    def _method(self, module: str, method: str, params: dict[str, Any], children: list[str]) -> dict[str, Any] | None:
+    def _method(self, module: str, method: str, params: dict[str, Any],
+                children: list[str]) -> dict[str, Any] | None:
         ok = {"err_code": 0}
         if module == "system" and method == "get_sysinfo":
             return self.sysinfo()
@@ -132,7 +133,8 @@ class KasaEmulator:
         if module == "system" and method == "set_dev_alias":
             self.alias = str(params.get("alias", self.alias))
             return ok
-        if module == "time" and self.kind != "bulb" or module == "smartlife.iot.common.timesetting" and self.kind == "bulb":
+        time_module = "smartlife.iot.common.timesetting" if self.kind == "bulb" else "time"
+        if module == time_module:
             if method == "get_time":
                 return {"year": 2026, "month": 12, "mday": 1, "hour": 12, "min": 0, "sec": 0, "err_code": 0}
             if method == "get_timezone":
