@@ -20,10 +20,12 @@ from dataclasses import asdict, dataclass
 from typing import Any, Awaitable, Callable
 from urllib.parse import SplitResult, urlsplit
 
+from claw.config import MqttConfig
 from claw.tools import ToolError
 from devices.families import BY_NAME
 from devices.families.homeassistant import driver as homeassistant
 from devices.families.hue import driver as hue
+from devices.families.mqtt.driver import MqttDriver
 from devices.discovery import Discovery, Found
 from devices.home import Home
 from devices.model import Device, DeviceError, Driver, Entity
@@ -60,7 +62,7 @@ class House:
     def __init__(self, home: Home, store: Store, notify: Notify, interfaces: list[str] | str,
                  ssdp_interval: float = 30.0, poll_interval: float = 5.0,
                  ha_token: str = "", pair_retry: float = PAIR_RETRY, ha_url: str = "",
-                 ha_ca_file: str = "", demo_house: str = ""):
+                 ha_ca_file: str = "", demo_house: str = "", mqtt: MqttConfig | None = None):
         self.home = home
         self.store = store
         self.notify = notify
@@ -70,6 +72,7 @@ class House:
         self.ha_token = ha_token
         self.ha_url = ha_url.rstrip("/")
         self.ha_ca_file = ha_ca_file
+        self.mqtt = mqtt or MqttConfig()  # the owner's broker, with its credentials
         ifaces: Any = "all" if interfaces in ("all", ["all"]) else list(interfaces)
         self.discovery = Discovery(ifaces, self._found, self._lost, ssdp_interval=ssdp_interval,
                                    house=demo_house)
@@ -84,6 +87,8 @@ class House:
         await self.discovery.start()
         if self.ha_url:
             self._spawn(self._connect_configured())
+        if self.mqtt.url:
+            self._spawn(self._connect_mqtt())
         self._spawn(self._poll())
 
     async def stop(self) -> None:
@@ -102,6 +107,8 @@ class House:
 
     # -- discovery callbacks ---------------------------------------------------------------
     async def _found(self, found: Found) -> None:
+        if found.family == "mqtt" and self.mqtt.url:
+            return  # the owner named their broker: others announced on the LAN are not joined
         device = Device(found.key, found.family, found.name, found.host, found.port,
                         model=found.properties.get("model", ""))
         known = self.home.drivers.get(found.key)
@@ -226,6 +233,25 @@ class House:
             # Not up yet (or its certificate fails the check): say so, and keep trying; the
             # event stream reconnects by itself and catches up.
             await self.notify(f"I can't connect to your Home Assistant yet: {e}. I'll keep trying.")
+            self._follow(driver)
+            return
+        self._adopted(driver, entities)
+
+    async def _connect_mqtt(self) -> None:
+        """The broker at [mqtt] url. Its driver tells the owner, once per outage, when it can't
+        connect or loses the connection, and when it is back; it keeps trying meanwhile."""
+        url = urlsplit(self.mqtt.url)
+        tls = url.scheme == "mqtts"
+        host, port = url.hostname or "", url.port or (8883 if tls else 1883)
+        device = Device(f"mqtt:{host}:{port}", "mqtt", "MQTT broker", host, port)
+        driver = MqttDriver(device, username=self.mqtt.username, password=self.mqtt.password,
+                            ca_file=self.mqtt.ca_file, tls=tls, on_problem=self.notify,
+                            discovery_prefix=self.mqtt.discovery_prefix,
+                            z2m_base=self.mqtt.zigbee2mqtt_base)
+        try:
+            entities = await self.home.add(driver)
+        except DeviceError as e:  # already told (on_problem); it joins the house when it connects
+            log.info("the MQTT broker is not connected yet: %s", e)
             self._follow(driver)
             return
         self._adopted(driver, entities)

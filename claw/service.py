@@ -91,7 +91,7 @@ class Claw:
                            ssdp_interval=config.discovery.ssdp_interval,
                            ha_token=config.home_assistant.token, ha_url=config.home_assistant.url,
                            ha_ca_file=config.home_assistant.ca_file,
-                           demo_house=config.discovery.demo_house)
+                           demo_house=config.discovery.demo_house, mqtt=config.mqtt)
         house_tools.register(self.registry, self.house)
         self.alerts = Alerts(self.store, self.home, self.reach, self.router, self.soul,
                              config.alerts.quiet_hours, config.alerts.camera_interval)
