@@ -1,14 +1,21 @@
-"""A loopback Home Assistant that speaks the real REST and WebSocket APIs (the subset Claw uses).
-
-Services change state as HA's would for lights, switches, fans, covers, valves, locks, alarm
-panels, climate, water heaters, media players, vacuums, lawn mowers, scenes and scripts;
-sensors, people and weather only change through `set_state`.
+"""A loopback Home Assistant that speaks the real REST and WebSocket APIs, faithful to what
+HA's own client library (hass-client) and Claw's driver use.
 
 REST: GET /api/, /api/config, /api/states, /api/states/<entity_id>;
-POST /api/services/<domain>/<service> with HA's flat service data ({"entity_id": ..., **data}),
-answering the list of states the call changed. Every request needs `Authorization: Bearer`.
+POST /api/services/<domain>/<service> with HA's flat service data (a target, `entity_id`,
+`device_id`, `area_id` or `floor_id`, beside the data), answering the states the call changed
+(with `?return_response`: {"changed_states", "service_response"}). Every request needs
+`Authorization: Bearer`.
 WebSocket /api/websocket: auth_required -> auth -> auth_ok | auth_invalid, then commands with
-ids: subscribe_events (state_changed), get_states, ping.
+ids: ping, get_states, get_config, get_services, call_service, subscribe_events (any event type),
+unsubscribe_events, subscribe_entities (HA's compressed states and diffs), the floor, area,
+device and entity registries (`config/*_registry/list`, `config/entity_registry/get[_entries]`),
+`todo/item/list` and `todo/item/subscribe`.
+
+Services change state as HA's integrations would (see services.py). Areas, floors and aliases
+live in the registries (registries.py), never in state attributes; `add_entity` still takes an
+`area` attribute, as the area its registry entry is put in. A to-do list's items live beside
+its state, which is the count of items still to do, as in HA.
 
 `zeroconf_properties()` is the TXT record HA advertises as `_home-assistant._tcp`; every bearer
 token and WebSocket access token a client sends is kept in `credentials_seen`, so a test can
@@ -19,26 +26,27 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import datetime, timezone
-from typing import Any
+from datetime import datetime
+from typing import Any, Iterable
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from devices.emulators.base import Emulator
+from devices.families.homeassistant import services as ha_services
+from devices.families.homeassistant.registries import Registries
+from devices.families.homeassistant.services import ServiceError, now
 
 HA_VERSION = "2026.11.1"
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+TARGET_KEYS = ("entity_id", "device_id", "area_id", "floor_id", "label_id")
+REGISTRY_LISTS = {"config/floor_registry/list": "floors", "config/area_registry/list": "areas",
+                  "config/device_registry/list": "devices"}
+# What a vacuum or a to-do list says it supports when the file gives nothing: pause, stop,
+# return, locate, state, start, clean area; create, delete, update items.
+DEFAULT_FEATURES = {"vacuum": 4 | 8 | 16 | 512 | 4096 | 8192 | 16384, "todo": 1 | 2 | 4}
 
 
 def _context() -> dict[str, Any]:
     return {"id": uuid.uuid4().hex, "parent_id": None, "user_id": None}
-
-
-class ServiceError(Exception):
-    """A service call HA would refuse with 400 (unknown service, invalid data)."""
 
 
 class _Connection:
@@ -48,7 +56,11 @@ class _Connection:
     def __init__(self, ws: web.WebSocketResponse) -> None:
         self.ws = ws
         self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.subscriptions: set[int] = set()  # ids of state_changed subscriptions
+        # subscription id -> ("events", event type or "*") | ("entities", ids) | ("todo", entity id)
+        self.subscriptions: dict[int, tuple[str, Any]] = {}
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.outbox.put_nowait(message)
 
     async def write(self) -> None:
         while True:
@@ -64,8 +76,11 @@ class HomeAssistantEmulator(Emulator):
         self.location_name = location_name
         self.credentials_seen: list[str] = []  # every Authorization header and WebSocket token
         self.states: dict[str, dict[str, Any]] = {}
+        self.registries = Registries()
+        self.todo_items: dict[str, list[dict[str, Any]]] = {}  # to-do entity id -> its items
         self.service_calls: list[tuple[str, str, dict[str, Any]]] = []
         self.websocket_connects = 0  # authenticated connections, ever
+        self.commands_seen: list[str] = []  # every WebSocket command type, in order
         self._connections: set[_Connection] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -90,7 +105,10 @@ class HomeAssistantEmulator(Emulator):
 
     @property
     def subscriber_count(self) -> int:
-        return sum(1 for conn in self._connections if conn.subscriptions)
+        """Connections following state changes (subscribe_events or subscribe_entities)."""
+        return sum(1 for conn in self._connections
+                   if any(kind == "entities" or (kind == "events" and what in ("state_changed", "*"))
+                          for kind, what in conn.subscriptions.values()))
 
     async def wait_for_subscribers(self, count: int = 1, timeout: float = 5.0) -> None:
         async with asyncio.timeout(timeout):
@@ -105,18 +123,29 @@ class HomeAssistantEmulator(Emulator):
 
     # -- state -----------------------------------------------------------------------------
 
-    def add_entity(self, entity_id: str, state: str, attributes: dict[str, Any] | None = None) -> dict[str, Any]:
+    def add_entity(self, entity_id: str, state: str, attributes: dict[str, Any] | None = None, *,
+                   area: str | None = None, aliases: Iterable[str] = (),
+                   device: str | None = None) -> dict[str, Any]:
+        """A new entity with its registry entry: in `area` (a name; an `area` attribute means
+        the same), or on `device` (a device id) and so in its area. A to-do list's `items`
+        attribute becomes its items."""
         attrs = dict(attributes or {})
+        area = attrs.pop("area", None) or area
+        domain = entity_id.split(".", 1)[0]
         attrs.setdefault("friendly_name", entity_id.split(".", 1)[1].replace("_", " ").title())
-        now = _now()
+        if domain in DEFAULT_FEATURES:
+            attrs.setdefault("supported_features", DEFAULT_FEATURES[domain])
+        if domain == "todo":
+            self.todo_items[entity_id] = todo_items(attrs.pop("items", []))
+            state = _todo_count(self.todo_items[entity_id])
+        self.registries.entity(entity_id, attrs["friendly_name"], area=area, device_id=device, aliases=aliases)
+        stamp = now()
         self.states[entity_id] = {
-            "entity_id": entity_id,
-            "state": state,
-            "attributes": attrs,
-            "last_changed": now,
-            "last_updated": now,
-            "context": _context(),
+            "entity_id": entity_id, "state": state, "attributes": attrs,
+            "last_changed": stamp, "last_updated": stamp, "context": _context(),
         }
+        self._fire("state_changed", {"entity_id": entity_id, "old_state": None,
+                                     "new_state": self.states[entity_id]})
         return self.states[entity_id]
 
     def set_state(
@@ -129,27 +158,43 @@ class HomeAssistantEmulator(Emulator):
         """Change an entity from the HA side (merging attributes) and push `state_changed`."""
         old = self.states[entity_id]
         attrs = {**old["attributes"], **(attributes or {})}
-        now = _now()
+        stamp = now()
         new = {
             "entity_id": entity_id,
             "state": state,
             "attributes": attrs,
-            "last_changed": now if state != old["state"] else old["last_changed"],
-            "last_updated": now,
+            "last_changed": stamp if state != old["state"] else old["last_changed"],
+            "last_updated": stamp,
             "context": context or _context(),
         }
         self.states[entity_id] = new
-        event = {
-            "event_type": "state_changed",
-            "data": {"entity_id": entity_id, "old_state": old, "new_state": new},
-            "origin": "LOCAL",
-            "time_fired": now,
-            "context": new["context"],
-        }
-        for conn in self._connections:
-            for sub_id in conn.subscriptions:
-                conn.outbox.put_nowait({"id": sub_id, "type": "event", "event": event})
+        self._fire("state_changed", {"entity_id": entity_id, "old_state": old, "new_state": new},
+                   new["context"])
         return new
+
+    def set_items(self, entity_id: str, items: list[dict[str, Any]],
+                  context: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A to-do list's new items: its state becomes their count, its subscribers hear of them."""
+        self.todo_items[entity_id] = items
+        for conn in self._connections:
+            for sub_id, (kind, what) in conn.subscriptions.items():
+                if kind == "todo" and what == entity_id:
+                    conn.send({"id": sub_id, "type": "event", "event": {"items": _items_json(items)}})
+        return self.set_state(entity_id, _todo_count(items), context=context)
+
+    def update_registry(self, kind: str, key: str, **changes: Any) -> None:
+        """Change a floor, area, device or entity registry entry and announce it as HA does
+        (`<kind>_registry_updated`), e.g. update_registry("entity", "light.x", area_id="study")."""
+        entries = {"floor": self.registries.floors, "area": self.registries.areas,
+                   "device": self.registries.devices, "entity": self.registries.entities}[kind]
+        entry = entries[key]
+        old = {k: entry[k] for k in changes}
+        entry.update(changes, modified_at=datetime.now().timestamp())
+        id_key = {"floor": "floor_id", "area": "area_id", "device": "device_id", "entity": "entity_id"}[kind]
+        data: dict[str, Any] = {"action": "update", id_key: key}
+        if kind in ("device", "entity"):
+            data["changes"] = old
+        self._fire(f"{kind}_registry_updated", data)
 
     def seed_demo(self) -> None:
         self.add_entity("climate.hallway", "heat", {
@@ -179,136 +224,51 @@ class HomeAssistantEmulator(Emulator):
 
     # -- services --------------------------------------------------------------------------
 
-    def call_service(self, domain: str, service: str, data: dict[str, Any]) -> list[dict[str, Any]]:
-        """Run a service the way HA would; returns the states it changed."""
+    def call_service(self, domain: str, service: str, data: dict[str, Any], return_response: bool = False,
+                     context: dict[str, Any] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """Run a service the way HA would: the target (entity, device, area, floor ids, flat
+        in `data` as HA merges them) names the entities, those of `domain` take it. Returns
+        the states it changed and, with return_response, the service's response."""
         self.service_calls.append((domain, service, data))
-        ids = data.get("entity_id")
-        if ids is None:
-            raise ServiceError("entity_id is required")
-        ids = [ids] if isinstance(ids, str) else list(ids)
-        context = _context()
-        changed = []
-        for entity_id in ids:
-            if entity_id not in self.states:
-                raise ServiceError(f"Entity {entity_id} not found")
-            target_domain = entity_id.split(".", 1)[0]
+        if ((domain, service) in ha_services.RESPONSE_ONLY) != return_response:
+            raise ServiceError("Service call requires responses but caller did not ask for responses"
+                               if return_response is False else
+                               "An action which does not return responses can't be called with return_response=True")
+        target = {k: data[k] for k in TARGET_KEYS if k in data}
+        fields = {k: v for k, v in data.items() if k not in TARGET_KEYS}
+        if not target:
+            raise ServiceError("must contain at least one of entity_id, device_id, area_id, floor_id, "
+                               "label_id.", "invalid_format")
+        context = context or _context()
+        changed, response = [], {}
+        areas = set(self.registries.areas)
+        for entity_id in self.registries.targets(target, self.states):
+            if entity_id not in self.states:  # HA logs a warning and leaves it out
+                continue
+            entity_domain = entity_id.split(".", 1)[0]
+            verb = service
             if domain == "homeassistant":
-                service = _HOMEASSISTANT_SERVICES.get((target_domain, service), service)
-            elif domain != target_domain:
-                raise ServiceError(f"{domain}.{service} does not apply to {entity_id}")
-            state, attrs = self._apply(target_domain, service, self.states[entity_id], data)
+                verb = ha_services.HOMEASSISTANT_SERVICES.get((entity_domain, service), service)
+            elif entity_domain != domain:  # an area holds other domains too: they are left out
+                continue
+            if entity_domain == "todo":
+                items = self.todo_items[entity_id]
+                if verb == "get_items":
+                    wanted = fields.get("status") or ["needs_action", "completed"]
+                    response[entity_id] = {"items": _items_json(
+                        [i for i in items if i["status"] in wanted])}
+                    continue
+                if verb not in ha_services.TODO_FEATURES:
+                    raise ServiceError(f"Service todo.{verb} not found.", "not_found")
+                ha_services.supports(self.states[entity_id]["attributes"], ha_services.TODO_FEATURES[verb],
+                                     f"todo.{verb}")
+                changed.append(self.set_items(entity_id, ha_services.todo(verb, items, fields, uuid.uuid4().hex),
+                                              context))
+                continue
+            state, attrs = ha_services.apply(entity_domain, verb, self.states[entity_id], fields, areas)
             changed.append(self.set_state(entity_id, state, attrs, context))
-        return changed
-
-    def _apply(
-        self, domain: str, service: str, current: dict[str, Any], data: dict[str, Any]
-    ) -> tuple[str, dict[str, Any]]:
-        """The new (state, changed attributes) of one entity after one service."""
-        state, attrs = current["state"], current["attributes"]
-        match domain, service:
-            case ("light" | "switch" | "fan", "toggle"):
-                return self._apply(domain, "turn_off" if state == "on" else "turn_on", current, data)
-            case ("light", "turn_on"):
-                changes: dict[str, Any] = {}
-                if "brightness_pct" in data:
-                    changes["brightness"] = round(float(data["brightness_pct"]) * 255 / 100)
-                elif "brightness" in data:
-                    changes["brightness"] = int(data["brightness"])
-                elif attrs.get("brightness") is None:
-                    changes["brightness"] = 255
-                for key in ("rgb_color", "color_temp_kelvin"):
-                    if key in data:
-                        changes[key] = data[key]
-                return "on", changes
-            case ("light", "turn_off"):
-                return "off", {"brightness": None}
-            case ("switch", "turn_on"):
-                return "on", {}
-            case ("switch", "turn_off"):
-                return "off", {}
-            case ("fan", "turn_on"):
-                percentage = int(_number(data, "percentage", 1, 100)) if "percentage" in data else 100
-                return "on", {"percentage": percentage}
-            case ("fan", "turn_off"):
-                return "off", {"percentage": 0}
-            case ("fan", "set_percentage"):
-                percentage = int(_number(data, "percentage", 0, 100))
-                return ("on" if percentage else "off"), {"percentage": percentage}
-            case ("media_player", "turn_on"):
-                return "idle", {}
-            case ("media_player", "turn_off"):
-                return "off", {}
-            case ("media_player", "media_play"):
-                if state == "off":
-                    raise ServiceError("Media player is off")
-                return "playing", {}
-            case ("media_player", "media_pause"):
-                return ("paused" if state in ("playing", "buffering") else state), {}
-            case ("media_player", "media_stop"):
-                return ("idle" if state != "off" else state), {}
-            case ("media_player", "media_next_track" | "media_previous_track"):
-                track = attrs.get("media_track") or 1
-                step = 1 if service == "media_next_track" else -1
-                return state, {"media_track": max(1, track + step)}
-            case ("media_player", "volume_set"):
-                return state, {"volume_level": _number(data, "volume_level", 0, 1)}
-            case ("media_player", "volume_mute"):
-                if not isinstance(data.get("is_volume_muted"), bool):
-                    raise ServiceError("is_volume_muted must be a boolean")
-                return state, {"is_volume_muted": data["is_volume_muted"]}
-            case ("media_player", "play_media"):
-                if not data.get("media_content_id") or not data.get("media_content_type"):
-                    raise ServiceError("media_content_id and media_content_type are required")
-                return "playing", {"media_content_id": data["media_content_id"],
-                                   "media_content_type": data["media_content_type"],
-                                   "media_title": None, "media_artist": None}
-            case ("vacuum", "start"):
-                return "cleaning", {}
-            case ("vacuum", "return_to_base"):
-                return "returning", {}
-            case ("lawn_mower", "start_mowing"):
-                return "mowing", {}
-            case ("lawn_mower", "dock"):
-                return "returning", {}
-            case ("scene", "turn_on"):  # a scene's state is when it was last activated
-                return _now(), {}
-            case ("script", "turn_on"):  # runs to its end at once here
-                return "off", {"last_triggered": _now()}
-            case ("cover", "open_cover"):
-                return "open", {"current_position": 100}
-            case ("cover", "close_cover"):
-                return "closed", {"current_position": 0}
-            case ("cover", "stop_cover"):
-                return state, {}
-            case ("cover", "set_cover_position"):
-                position = _number(data, "position", 0, 100)
-                return ("closed" if position == 0 else "open"), {"current_position": int(position)}
-            case ("valve", "open_valve"):
-                return "open", {}
-            case ("valve", "close_valve"):
-                return "closed", {}
-            case ("valve", "set_valve_position"):
-                position = _number(data, "position", 0, 100)
-                return ("closed" if position == 0 else "open"), {"current_position": int(position)}
-            case ("lock", "lock"):
-                return "locked", {}
-            case ("lock", "unlock"):
-                return "unlocked", {}
-            case ("alarm_control_panel", "alarm_arm_away" | "alarm_arm_home" | "alarm_arm_night"):
-                if attrs.get("code_arm_required") and not data.get("code"):
-                    raise ServiceError("Arming requires a code but none was given")
-                return "armed_" + service.removeprefix("alarm_arm_"), {}
-            case ("alarm_control_panel", "alarm_disarm"):
-                return "disarmed", {}
-            case ("climate", "set_temperature"):
-                temperature = _number(data, "temperature", attrs.get("min_temp", 7), attrs.get("max_temp", 35))
-                return _hvac_mode(data.get("hvac_mode", state), attrs), {"temperature": temperature}
-            case ("climate", "set_hvac_mode"):
-                return _hvac_mode(data.get("hvac_mode"), attrs), {}
-            case ("water_heater", "set_temperature"):
-                temperature = _number(data, "temperature", attrs.get("min_temp", 10), attrs.get("max_temp", 60))
-                return state, {"temperature": temperature}
-        raise ServiceError(f"Service {domain}.{service} not found.")
+        self._fire("call_service", {"domain": domain, "service": service, "service_data": data}, context)
+        return changed, (response if return_response else None)
 
     # -- HTTP ------------------------------------------------------------------------------
 
@@ -325,12 +285,23 @@ class HomeAssistantEmulator(Emulator):
         return web.json_response({"message": "API running."})
 
     async def _api_config(self, request: web.Request) -> web.Response:
-        return web.json_response({
-            "location_name": "Home", "version": HA_VERSION, "time_zone": "Europe/London",
-            "unit_system": {"length": "km", "mass": "g", "temperature": "°C", "volume": "L"},
-            "components": sorted({e.split(".", 1)[0] for e in self.states} | {"api", "websocket_api"}),
-            "state": "RUNNING",
-        })
+        return web.json_response(self.config())
+
+    def config(self) -> dict[str, Any]:
+        """HA's core config, as /api/config and get_config give it (hass.config.as_dict())."""
+        return {
+            "allowlist_external_dirs": ["/config/www", "/media"], "allowlist_external_urls": [],
+            "components": sorted({e.split(".", 1)[0] for e in self.states}
+                                 | {"api", "websocket_api", "config", "homeassistant"}),
+            "config_dir": "/config", "config_source": "storage", "country": "GB", "currency": "GBP",
+            "debug": False, "elevation": 20, "external_url": None, "internal_url": self.url,
+            "language": "en", "latitude": 51.5, "location_name": self.location_name, "longitude": -0.12,
+            "radius": 100, "recovery_mode": False, "safe_mode": False, "state": "RUNNING",
+            "time_zone": "Europe/London",
+            "unit_system": {"length": "km", "accumulated_precipitation": "mm", "area": "m²", "mass": "g",
+                            "pressure": "Pa", "temperature": "°C", "volume": "L", "wind_speed": "m/s"},
+            "version": HA_VERSION, "whitelist_external_dirs": ["/config/www", "/media"],
+        }
 
     async def _api_states(self, request: web.Request) -> web.Response:
         return web.json_response(list(self.states.values()))
@@ -347,10 +318,14 @@ class HomeAssistantEmulator(Emulator):
             data = json.loads(body) if body else {}
         except ValueError:
             return web.json_response({"message": "Data should be valid JSON."}, status=400)
+        return_response = "return_response" in request.query
         try:
-            changed = self.call_service(request.match_info["domain"], request.match_info["service"], data)
+            changed, response = self.call_service(request.match_info["domain"], request.match_info["service"],
+                                                  data, return_response)
         except ServiceError:
             return web.Response(status=400, text="400: Bad Request")  # HA gives no detail here
+        if return_response:
+            return web.json_response({"changed_states": changed, "service_response": response})
         return web.json_response(changed)
 
     # -- WebSocket -------------------------------------------------------------------------
@@ -374,42 +349,150 @@ class HomeAssistantEmulator(Emulator):
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
                     break
-                conn.outbox.put_nowait(self._command(conn, msg.json()))
+                self._command(conn, msg.json())
         finally:
             self._connections.discard(conn)
             writer.cancel()
         return ws
 
-    def _command(self, conn: _Connection, msg: dict[str, Any]) -> dict[str, Any]:
+    def _command(self, conn: _Connection, msg: dict[str, Any]) -> None:
         msg_id, kind = msg.get("id"), msg.get("type")
+        self.commands_seen.append(str(kind))
+
+        def result(value: Any = None) -> None:
+            conn.send({"id": msg_id, "type": "result", "success": True, "result": value})
+
+        def error(code: str, message: str) -> None:
+            conn.send({"id": msg_id, "type": "result", "success": False,
+                       "error": {"code": code, "message": message}})
+
         if kind == "ping":
-            return {"id": msg_id, "type": "pong"}
-        if kind == "get_states":
-            return {"id": msg_id, "type": "result", "success": True, "result": list(self.states.values())}
-        if kind == "subscribe_events" and msg.get("event_type") == "state_changed":
-            conn.subscriptions.add(msg_id)
-            return {"id": msg_id, "type": "result", "success": True, "result": None}
-        if kind == "unsubscribe_events":
-            conn.subscriptions.discard(msg.get("subscription"))
-            return {"id": msg_id, "type": "result", "success": True, "result": None}
-        return {"id": msg_id, "type": "result", "success": False,
-                "error": {"code": "unknown_command", "message": "Unknown command."}}
+            conn.send({"id": msg_id, "type": "pong"})
+        elif kind == "get_states":
+            result(list(self.states.values()))
+        elif kind == "get_config":
+            result(self.config())
+        elif kind == "get_services":
+            result(ha_services.descriptions({e.split(".", 1)[0] for e in self.states}))
+        elif kind == "subscribe_events":
+            conn.subscriptions[msg_id] = ("events", msg.get("event_type", "*"))
+            result()
+        elif kind == "subscribe_entities":
+            wanted = set(msg.get("entity_ids") or ())
+            conn.subscriptions[msg_id] = ("entities", wanted)
+            result()
+            conn.send({"id": msg_id, "type": "event", "event": {"a": {
+                e: _compressed(s) for e, s in self.states.items() if not wanted or e in wanted}}})
+        elif kind == "unsubscribe_events":
+            if conn.subscriptions.pop(msg.get("subscription"), None) is None:
+                error("not_found", "Subscription not found.")
+            else:
+                result()
+        elif kind == "call_service":
+            data = {**(msg.get("service_data") or {}), **(msg.get("target") or {})}
+            context = _context()
+            try:
+                _, response = self.call_service(str(msg.get("domain")), str(msg.get("service")), data,
+                                                bool(msg.get("return_response")), context)
+            except ServiceError as e:
+                error(e.code, str(e))
+                return
+            result({"context": context, **({"response": response} if msg.get("return_response") else {})})
+        elif kind in REGISTRY_LISTS:
+            result(list(getattr(self.registries, REGISTRY_LISTS[kind]).values()))
+        elif kind == "config/entity_registry/list":
+            result(self.registries.list_entities())
+        elif kind == "config/entity_registry/get":
+            entry = self.registries.entities.get(msg.get("entity_id", ""))
+            if entry is None:
+                error("not_found", "Entity not found")
+            else:
+                result(entry)
+        elif kind == "config/entity_registry/get_entries":
+            result(self.registries.get_entries(list(msg.get("entity_ids") or [])))
+        elif kind in ("todo/item/list", "todo/item/subscribe"):
+            entity_id = msg.get("entity_id")
+            if entity_id not in self.todo_items:
+                error("not_found", "Entity not found")
+            elif kind == "todo/item/list":
+                result({"items": _items_json(self.todo_items[entity_id])})
+            else:
+                conn.subscriptions[msg_id] = ("todo", entity_id)
+                result()
+                conn.send({"id": msg_id, "type": "event",
+                           "event": {"items": _items_json(self.todo_items[entity_id])}})
+        else:
+            error("unknown_command", "Unknown command.")
+
+    def _fire(self, event_type: str, data: dict[str, Any], context: dict[str, Any] | None = None) -> None:
+        """Send an event to every subscription that wants it (state changes also as diffs)."""
+        event = {"event_type": event_type, "data": data, "origin": "LOCAL", "time_fired": now(),
+                 "context": context or _context()}
+        for conn in self._connections:
+            for sub_id, (kind, what) in conn.subscriptions.items():
+                if kind == "events" and what in (event_type, "*"):
+                    conn.send({"id": sub_id, "type": "event", "event": event})
+                elif kind == "entities" and event_type == "state_changed" and (
+                        not what or data["entity_id"] in what):
+                    conn.send({"id": sub_id, "type": "event", "event": _diff(data)})
 
 
-# homeassistant.turn_on/off maps to a cover's own verbs, as in HA; other domains use theirs.
-_HOMEASSISTANT_SERVICES = {("cover", "turn_on"): "open_cover", ("cover", "turn_off"): "close_cover"}
+def todo_items(given: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A to-do list's items from a file's {"summary", "status"} (each gets a uid, as in HA)."""
+    return [{"uid": uuid.uuid4().hex, "summary": str(i["summary"]), "status": i.get("status", "needs_action")}
+            for i in given]
 
 
-def _hvac_mode(mode: Any, attrs: dict[str, Any]) -> str:
-    if mode not in attrs.get("hvac_modes", []):
-        raise ServiceError(f"HVAC mode {mode} is not valid")
-    return str(mode)
+def _todo_count(items: list[dict[str, Any]]) -> str:
+    return str(sum(1 for i in items if i["status"] == "needs_action"))
 
 
-def _number(data: dict[str, Any], key: str, low: float, high: float) -> float:
-    if key not in data:
-        raise ServiceError(f"{key} is required")
-    value = float(data[key])
-    if not low <= value <= high:
-        raise ServiceError(f"{key} {value} is outside {low}..{high}")
-    return value
+def _items_json(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [dict(i) for i in items]
+
+
+def _stamp(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
+
+
+def _context_value(context: dict[str, Any]) -> str | dict[str, Any]:
+    """HA sends a context as its id alone when it has no parent and no user."""
+    if context.get("parent_id") is None and context.get("user_id") is None:
+        return context["id"]
+    return context
+
+
+def _compressed(state: dict[str, Any]) -> dict[str, Any]:
+    """HA's compressed state (subscribe_entities): s, a, c, lc, and lu when it differs."""
+    out = {"s": state["state"], "a": state["attributes"], "c": _context_value(state["context"]),
+           "lc": _stamp(state["last_changed"])}
+    if state["last_updated"] != state["last_changed"]:
+        out["lu"] = _stamp(state["last_updated"])
+    return out
+
+
+def _diff(data: dict[str, Any]) -> dict[str, Any]:
+    """HA's subscribe_entities message for one state_changed event: a (added), c (changed:
+    "+" what is new, "-" attributes removed) or r (removed)."""
+    old, new = data["old_state"], data["new_state"]
+    if new is None:
+        return {"r": [data["entity_id"]]}
+    if old is None:
+        return {"a": {new["entity_id"]: _compressed(new)}}
+    additions: dict[str, Any] = {}
+    if old["state"] != new["state"]:
+        additions["s"] = new["state"]
+    if old["last_changed"] != new["last_changed"]:
+        additions["lc"] = _stamp(new["last_changed"])
+    elif old["last_updated"] != new["last_updated"]:
+        additions["lu"] = _stamp(new["last_updated"])
+    if old["context"]["id"] != new["context"]["id"]:
+        additions["c"] = new["context"]["id"]
+    added = {k: v for k, v in new["attributes"].items() if old["attributes"].get(k, object()) != v}
+    if added:
+        additions["a"] = added
+    diff: dict[str, Any] = {"+": additions}
+    removed = [k for k in old["attributes"] if k not in new["attributes"]]
+    if removed:
+        diff["-"] = {"a": removed}
+    return {"c": {new["entity_id"]: diff}}
