@@ -121,15 +121,8 @@ def test_home_assistant_shape_loads():
 
 
 def test_home_assistant_fixtures_load():
-    # The shared fixtures hold two to-do lists, a domain Claw has no driver for: the file gets an
-    # error naming the first rather than a house without them.
-    text = (FIXTURES / "_fixtures.yaml").read_text()
-    with pytest.raises(HomeFileError, match=r"^fixtures line 752: entity \"Trader Joe\[']s\": Claw has "
-                                            r"no driver for domain 'todo'"):
-        homefile.parse(text, "fixtures")
-    data = yaml.safe_load(text)
-    data["entities"] = [e for e in data["entities"] if not e["id"].startswith("todo.")]
-    spec = homefile.parse(yaml.safe_dump(data))
+    # The shared fixtures load as they are, to-do lists too (Home Assistant serves them).
+    spec = homefile.parse((FIXTURES / "_fixtures.yaml").read_text(), "fixtures")
     assert len(spec.entities) > 100
     assert spec.floors[:2] == ["Upstairs", "Ground Floor"]
     assert ("Bedroom", "Second Floor") in [(a.name, a.floor) for a in spec.areas]
@@ -138,18 +131,12 @@ def test_home_assistant_fixtures_load():
     thermostat = entity(spec, "climate.thermostat")
     assert (thermostat.area, thermostat.state) == ("Living Room", "heat")
     assert thermostat.attributes["current_temperature"] == 68
-    # every per-intent test file loads as it is, even those that only list areas, but for the
-    # to-do list intents' (HassList*), which say that Claw has no driver for 'todo'
+    assert entity(spec, "todo.chores").via == "home_assistant"
+    # every per-intent test file loads as it is, even those that only list areas
     files = sorted(FIXTURES.glob("*/*.yaml"))
     assert len(files) == 16
-    lists = [f for f in files if f.parent.name.startswith("HassList")]
-    assert lists
-    for f in lists:
-        with pytest.raises(HomeFileError, match=r"entity '[\w ]+': Claw has no driver for domain 'todo'"):
-            homefile.load(f)
-    loaded = [homefile.load(f) for f in files if f not in lists]
-    with_entities = [s for s in loaded if s.entities]
-    assert len(with_entities) == 7
+    loaded = [homefile.load(f) for f in files]
+    assert [s for s in loaded if s.entities]
     assert [s for s in loaded if s.areas and not s.entities]  # areas only
     fan = entity(homefile.load(FIXTURES / "HassFanSetSpeed" / "name_only.yaml"), "fan.ceiling_fan")
     assert fan.via == "home_assistant"
