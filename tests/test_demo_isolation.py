@@ -54,7 +54,7 @@ for name, port in (("a", 8801), ("b", 8802)):
             d = api("{tmp_path}/" + name, port).get("/api/devices").json()
         except (httpx.HTTPError, FileNotFoundError):
             d = {{"entities": []}}
-        if len(d["entities"]) >= 18:
+        if len(d["entities"]) >= 19:
             break
         time.sleep(0.3)
     time.sleep(1)  # anything of the other house would have been adopted by now
@@ -71,7 +71,7 @@ out["desk_lamp"] = [state("a", 8801), state("b", 8802)]
 print(json.dumps(out))
 """)
             assert seen["a"]["entities"] == seen["b"]["entities"] == 19, seen
-            assert seen["a"]["devices"] == seen["b"]["devices"] == 10, seen
+            assert seen["a"]["devices"] == seen["b"]["devices"] == 11, seen
             assert not set(seen["a"]["sonos"]) & set(seen["b"]["sonos"]), seen
             assert seen["turned_on"] and seen["desk_lamp"] == ["on", "off"], seen
 
