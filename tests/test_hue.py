@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -9,7 +10,9 @@ import pytest
 from devices.colors import color_name_target
 from devices.families.hue.emulator import HueBridgeEmulator
 from devices.families.hue.driver import HueDriver, LinkButtonNotPressed, NotPaired, make_driver, rgb_to_xy, xy_to_rgb
+from devices.home import Home
 from devices.model import Device, DeviceError
+from memory.store import Store
 
 TIMEOUT = 0.5
 
@@ -185,6 +188,22 @@ async def test_unreachable_light_is_unavailable(driver: HueDriver,
     with pytest.raises(DeviceError, match="Counter strip is not answering"):
         await driver.call("light.counter_strip", "turn_on", {})
     assert bridge.lights["2"].on is False
+
+
+async def test_a_command_reads_back_only_its_light(driver: HueDriver, bridge: HueBridgeEmulator,
+                                                 tmp_path: Path) -> None:
+    """At 1,000 entities a whole-bridge read per command is most of a command's time."""
+    home = Home(Store(tmp_path / "claw.db"), device_timeout=TIMEOUT * 4)
+    await home.add(driver)
+    bridge.requests.clear()
+    await home.call(home.entities["light.counter_strip"], "turn_on", {"brightness_pct": 50})
+    await home.settle()
+    user = f"/api/{driver.username}"
+    assert [(m, p) for m, p, _ in bridge.requests] == [
+        ("PUT", f"{user}/lights/2/state"), ("GET", f"{user}/lights/2")]
+    entity = home.entities["light.counter_strip"]
+    assert entity.state == "on" and entity.attributes["brightness"] == 128
+    assert entity.area == "Kitchen"  # the room is kept from the last full read
 
 
 async def test_unknown_entity(driver: HueDriver) -> None:

@@ -1,8 +1,13 @@
 """A Philips Hue bridge on loopback that speaks the v1 REST API.
 
 Covers what real clients use: the UPnP description, the unauthenticated short config, link
-button pairing, full state, lights and their state, room groups and group actions. Answers use
-the bridge's own shapes: HTTP 200 with a list of `{"success": ...}` / `{"error": ...}` objects.
+button pairing, full state, lights and their state (with the `*_inc` steps), room groups, group
+0 (all lights), group actions, and the sensors (the Daylight sensor). Answers use the bridge's
+own shapes: HTTP 200 with a list of `{"success": ...}` / `{"error": ...}` objects.
+
+It claims a firmware from before CLIP v2 (swversion 1945163030, API 1.45.0) and serves no
+https, so aiohue's `is_v2_bridge` and Home Assistant pick the v1 API for it, which is all it
+speaks. aiohue's `HueBridgeV1` is the referee: tests/test_hue_conformance.py.
 """
 from __future__ import annotations
 
@@ -19,7 +24,11 @@ from devices.emulators.base import Emulator
 
 LINK_BUTTON_WINDOW_S = 30.0  # a real bridge accepts new users for 30 s after a press
 CT_RANGE = (153, 500)  # mireds, the range Hue's ambiance bulbs report
-GROUP_ACTION_KEYS = {"on", "bri", "hue", "sat", "xy", "ct", "alert", "effect", "transitiontime"}
+GROUP_ACTION_KEYS = {"on", "bri", "hue", "sat", "xy", "ct", "alert", "effect", "transitiontime",
+                     "bri_inc", "sat_inc", "hue_inc", "ct_inc", "xy_inc", "scene"}
+INCREMENTS = {"bri_inc": "bri", "sat_inc": "sat", "hue_inc": "hue", "ct_inc": "ct", "xy_inc": "xy"}
+SWVERSION, APIVERSION = "1945163030", "1.45.0"  # June 2021: the last v1-only firmwares
+LAST_UPDATED = "2021-07-02T10:11:12"
 
 
 @dataclass
@@ -46,7 +55,7 @@ class EmulatedLight:
         state.update(mode="homeautomation", reachable=self.reachable)
         body: dict[str, Any] = {
             "state": state,
-            "swupdate": {"state": "noupdates", "lastinstall": "2024-05-02T10:11:12"},
+            "swupdate": {"state": "noupdates", "lastinstall": LAST_UPDATED},
             "type": "Extended color light" if self.color else "Dimmable light",
             "name": self.name,
             "modelid": "LCT015" if self.color else "LWB010",
@@ -59,7 +68,7 @@ class EmulatedLight:
             },
             "uniqueid": f"00:17:88:01:{bridge_id[-6:-4]}:{bridge_id[-4:-2]}:"
             f"{bridge_id[-2:]}:{int(self.light_id):02x}-0b".lower(),
-            "swversion": "1.104.2",
+            "swversion": "1.88.1",
         }
         if self.color:
             body["capabilities"]["control"].update(
@@ -82,6 +91,19 @@ def _error(kind: int, address: str, description: str) -> dict[str, Any]:
     return {"error": {"type": kind, "address": address, "description": description}}
 
 
+def _stepped(light: EmulatedLight, key: str, step: Any) -> Any:
+    """The value an increment (bri_inc, ...) leads to, clamped (hue wraps) as the bridge does."""
+    if key == "bri_inc":
+        return max(1, min(254, light.bri + step))
+    if key == "sat_inc":
+        return max(0, min(254, light.sat + step))
+    if key == "hue_inc":
+        return (light.hue + step) % 65536
+    if key == "ct_inc":
+        return max(CT_RANGE[0], min(CT_RANGE[1], light.ct + step))
+    return [max(0.0, min(1.0, v + d)) for v, d in zip(light.xy, step)]
+
+
 def _check_value(key: str, value: Any) -> bool:
     """Whether `value` is one the bridge accepts for state attribute `key`."""
     def is_int(v: Any) -> bool:
@@ -102,8 +124,17 @@ def _check_value(key: str, value: Any) -> bool:
                 and all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in value))
     if key == "transitiontime":
         return is_int(value) and 0 <= value <= 65535
-    if key in ("alert", "effect"):
+    if key in ("alert", "effect", "scene"):
         return isinstance(value, str)
+    if key in ("bri_inc", "sat_inc"):
+        return is_int(value) and -254 <= value <= 254
+    if key == "hue_inc":
+        return is_int(value) and -65534 <= value <= 65534
+    if key == "ct_inc":
+        return is_int(value) and -65534 <= value <= 65534
+    if key == "xy_inc":
+        return (isinstance(value, list) and len(value) == 2
+                and all(isinstance(v, (int, float)) and -0.5 <= v <= 0.5 for v in value))
     return False
 
 
@@ -208,20 +239,21 @@ class HueBridgeEmulator(Emulator):
     def _route(self, method: str, rest: list[str], body: Any) -> Any:
         address = "/" + "/".join(rest)
         if method == "GET":
+            collections = {"lights": self._lights_json, "groups": self._groups_json,
+                           "config": self._full_config, "schedules": dict, "scenes": dict,
+                           "rules": dict, "sensors": self._sensors_json, "resourcelinks": dict}
             if not rest:
-                return {"lights": self._lights_json(), "groups": self._groups_json(),
-                        "config": self._full_config(), "schedules": {}, "scenes": {},
-                        "rules": {}, "sensors": {}, "resourcelinks": {}}
-            if rest == ["config"]:
-                return self._full_config()
-            if rest == ["lights"]:
-                return self._lights_json()
-            if rest == ["groups"]:
-                return self._groups_json()
+                return {name: view() for name, view in collections.items()}
+            if len(rest) == 1 and rest[0] in collections:
+                return collections[rest[0]]()
             if len(rest) == 2 and rest[0] == "lights" and rest[1] in self.lights:
                 return self.lights[rest[1]].as_json(self.bridge_id)
+            if rest == ["groups", "0"]:  # every light, a group each bridge has without listing it
+                return self._group_json(EmulatedGroup("0", "Group 0", list(self.lights), "LightGroup"))
             if len(rest) == 2 and rest[0] == "groups" and rest[1] in self.groups:
                 return self._group_json(self.groups[rest[1]])
+            if len(rest) == 2 and rest[0] == "sensors" and rest[1] in self._sensors_json():
+                return self._sensors_json()[rest[1]]
         if method == "PUT" and len(rest) == 3 and rest[0] == "lights" and rest[2] == "state":
             if rest[1] not in self.lights:
                 missing = f"/lights/{rest[1]}"
@@ -229,7 +261,7 @@ class HueBridgeEmulator(Emulator):
             return self._set_state(self.lights[rest[1]], address, body)
         if method == "PUT" and len(rest) == 3 and rest[0] == "groups" and rest[2] == "action":
             return self._group_action(rest[1], address, body)
-        if len(rest) >= 2 and rest[0] in ("lights", "groups"):
+        if len(rest) >= 2 and rest[0] in ("lights", "groups", "sensors"):
             return [_error(3, address, f"resource, {address}, not available")]
         return [_error(4, address, f"method, {method}, not available for resource, {address}")]
 
@@ -250,9 +282,9 @@ class HueBridgeEmulator(Emulator):
     def _set_state(self, light: EmulatedLight, address: str, body: Any) -> list[dict[str, Any]]:
         if not isinstance(body, dict):
             return [_error(2, address, "body contains invalid json")]
-        allowed = {"on", "bri", "alert", "transitiontime"}
+        allowed = {"on", "bri", "alert", "transitiontime", "bri_inc"}
         if light.color:
-            allowed |= {"hue", "sat", "xy", "ct", "effect"}
+            allowed |= {"hue", "sat", "xy", "ct", "effect", "sat_inc", "hue_inc", "ct_inc", "xy_inc"}
         results: list[dict[str, Any]] = []
         accepted: dict[str, Any] = {}
         for key, value in body.items():
@@ -277,6 +309,11 @@ class HueBridgeEmulator(Emulator):
         return results
 
     def _apply(self, light: EmulatedLight, changes: dict[str, Any]) -> None:
+        changes = dict(changes)
+        for step_key, key in INCREMENTS.items():
+            if step_key in changes:  # a step beside an absolute value is ignored, as on the bridge
+                step = changes.pop(step_key)
+                changes.setdefault(key, _stepped(light, step_key, step))
         light.on = changes.get("on", light.on)
         light.bri = changes.get("bri", light.bri)
         if "hue" in changes or "sat" in changes:
@@ -309,12 +346,25 @@ class HueBridgeEmulator(Emulator):
                 results.append(_error(7, f"{address}/{key}",
                                       f"invalid value, {json.dumps(value)}, for parameter, {key}"))
                 continue
+            if key == "scene":  # this bridge keeps no scenes
+                results.append(_error(7, f"{address}/{key}",
+                                      f"invalid value, {value}, for parameter, {key}"))
+                continue
             for light_id in members:
                 light = self.lights[light_id]
-                if key == "on" or light.color or key in ("bri", "alert"):
+                if key in ("on", "bri", "bri_inc", "alert", "transitiontime") or light.color:
                     self._apply(light, {key: value})
             results.append({"success": {f"{address}/{key}": value}})
         return results
+
+    def _sensors_json(self) -> dict[str, Any]:
+        """The Daylight sensor every bridge has (sensor 1), computed from its configured location."""
+        return {"1": {
+            "state": {"daylight": None, "lastupdated": "none"},
+            "config": {"on": True, "configured": False, "sunriseoffset": 30, "sunsetoffset": -30},
+            "name": "Daylight", "type": "Daylight", "modelid": "PHDL00",
+            "manufacturername": "Signify Netherlands B.V.", "swversion": "1.0",
+        }}
 
     # --- JSON views ------------------------------------------------------------------------
 
@@ -323,6 +373,9 @@ class HueBridgeEmulator(Emulator):
 
     def _group_json(self, group: EmulatedGroup) -> dict[str, Any]:
         states = [self.lights[lid].on for lid in group.lights]
+        # The bridge reports a group's last action; here, the state of its first light.
+        first = self.lights[group.lights[0]].as_json(self.bridge_id)["state"] if group.lights else {}
+        action = {k: v for k, v in first.items() if k not in ("reachable", "mode")}
         return {
             "name": group.name,
             "lights": list(group.lights),
@@ -331,7 +384,7 @@ class HueBridgeEmulator(Emulator):
             "state": {"all_on": bool(states) and all(states), "any_on": any(states)},
             "recycle": False,
             "class": "Other",
-            "action": {"on": any(states), "bri": 254, "alert": "none"},
+            "action": {**action, "on": any(states)} if action else {"on": False, "alert": "none"},
         }
 
     def _groups_json(self) -> dict[str, Any]:
@@ -341,8 +394,10 @@ class HueBridgeEmulator(Emulator):
         return {
             "name": self.name,
             "datastoreversion": "163",
-            "swversion": "1967054020",
-            "apiversion": "1.67.0",
+            # A firmware from before CLIP v2 (1948086000, API 1.48): this bridge serves the v1
+            # API only, so aiohue and Home Assistant rightly pick v1 for it.
+            "swversion": SWVERSION,
+            "apiversion": APIVERSION,
             "mac": self.mac,
             "bridgeid": self.bridge_id,
             "factorynew": False,
