@@ -63,7 +63,7 @@ class Outcome:
 @dataclass
 class HomeSet:
     name: str
-    areas: dict[str, str | None]  # area -> floor
+    areas: dict[str, dict[str, Any]]  # area -> {floor, aliases}
     entities: dict[str, dict[str, Any]]  # entity id -> {state, name, area, attributes...}
     cases: list[Case] = field(default_factory=list)
 
@@ -72,7 +72,7 @@ def load(data: Path = DATA) -> list[HomeSet]:
     sets = []
     for path in sorted(data.glob("*.yaml")):
         raw = yaml.safe_load(path.read_text())
-        home = HomeSet(path.stem, {a["name"]: a.get("floor") for a in raw["areas"]}, raw["entities"])
+        home = HomeSet(path.stem, {a["name"]: a for a in raw["areas"]}, raw["entities"])
         for c in raw["cases"]:
             turns = c["say"] if isinstance(c["say"], list) else [c["say"]]
             reply = c.get("reply", [])
@@ -147,8 +147,8 @@ class House:
         await self.ha.start()
         self.reset()
         service = Claw(make_config(self.tmp / self.spec.name))
-        for area, floor in self.spec.areas.items():
-            service.home.set_area(area, floor=floor)
+        for area, a in self.spec.areas.items():
+            service.home.set_area(area, floor=a.get("floor"), aliases=a.get("aliases"))
         await service.home.add(HomeAssistantDriver(
             Device("ha:paraphrase", "homeassistant", "Home Assistant", self.ha.host, self.ha.port), TOKEN))
         if self.memory.initial:

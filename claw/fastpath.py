@@ -278,7 +278,9 @@ class FastPath:
         if not words or len(words) > 3 or any(w.isdigit() or w in CONNECTIVES for w in words):
             return False
         if key == "area":
-            return True
+            # "dim the living room" is a room and a word we did not read, not a room we lack
+            said_as = normalize(said)
+            return not any(normalize(n) in said_as for a in self.home.areas.values() for n in (a.name, *a.aliases))
         if " ".join(words) in NOT_NAMES or self.home.area_named(said) is not None:
             return False  # "turn on the kitchen": a room, not a device; the model can ask what
         if normalize(said) in {normalize(f) for f in self.home.floors()}:

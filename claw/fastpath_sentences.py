@@ -175,6 +175,25 @@ intents:
           - "open [the] {area}"
         slots:
           domain: cover
+  HassClimateSetTemperature:
+    data:
+      - sentences:
+          - "(<numeric_value_set>|adjust|heat|warm) [<the>] {area} [heating|heat] to {temperature}([ ]°| degree[s])"
+        response: default
+  HassLightSet:
+    data:
+      - sentences:
+          - "(dim|brighten|<numeric_value_set>) [<the>] {area} to {brightness}[%| percent]"
+        slots:
+          domain: light
+        response: brightness
+  HassGetState:
+    data:
+      - sentences:
+          - "(is|are) [<the>] {area} {cover_states:state}"
+        slots:
+          domain: cover
+        response: one_yesno
   HassTurnOff:
     data:
       - sentences:
