@@ -372,7 +372,8 @@ def announcement(batch: list[tuple[Device, int]]) -> str:
         known = BY_NAME.get(family)
         one, many = known.nouns if known else (family + " device", family + " devices")
         words = {1: "a", 2: "two", 3: "three", 4: "four"}.get(n, str(n))
-        if n == 1 and one[0].lower() in "aeiou":
+        first = one.split()[0]  # an initialism says its letters: "an MQTT broker", "an HTTP camera"
+        if n == 1 and (one[0].lower() in "aeiou" or (first.isupper() and first[0] in "AEFHILMNORSX")):
             words = "an"
         text = f"{words} {one if n == 1 else many}"
         if family == "hue":
