@@ -223,6 +223,8 @@ class Home:
             area = self.areas.get(entity.area) or self.area_named(entity.area)
             if area is None:
                 area = self.areas.setdefault(entity.area, Area(entity.area))
+            if area.floor is None and entity.area == reported.area:  # the device's floor plan (HA's
+                area.floor = reported.floor                           # registries) fills the owner's gaps
             entity.area = area.name
             entity.floor = area.floor
         return entity
