@@ -228,12 +228,13 @@ class MqttDriver:
     # -- problems, said once -------------------------------------------------------------------
     def _explain(self, error: aiomqtt.MqttError, connected: bool) -> str:
         where = self._where()
+        broker = "The" + where.removeprefix("the")  # where a sentence starts with it
         if isinstance(error, aiomqtt.MqttCodeError) and _code(error.rc) in CONNECT_REFUSED:
-            return (f"{where} refused my username and password; check username and password "
+            return (f"{broker} refused my username and password; check username and password "
                     "under [mqtt] in claw.toml. I'll keep trying.")
         text = str(error)
         if "CERTIFICATE" in text.upper() or "SSL" in text.upper():
-            return (f"{where} failed the certificate check ({text}); check ca_file under [mqtt] "
+            return (f"{broker} failed the certificate check ({text}); check ca_file under [mqtt] "
                     "in claw.toml. I'll keep trying.")
         if connected:
             return f"I lost the connection to {where} ({text}); I'm reconnecting."
