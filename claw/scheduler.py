@@ -347,15 +347,25 @@ class Scheduler:
         while True:
             self._changed.clear()
             now = self.clock.now()
-            wake: list[float] = []
-            for row in self.db.query("select * from automations where enabled = 1 and next_due is not null"):
-                if row["next_due"] <= now:
-                    a = self._load(row)
-                    self._due(a, row["next_due"], now)
-                    row["next_due"] = self._next(a, now)
-                    self.db["automations"].update(a.id, {"next_due": row["next_due"]})
-                if row["next_due"] is not None:
-                    wake.append(row["next_due"])
+            rows = list(self.db.execute("select id, next_due from automations where enabled = 1 "
+                                        "and next_due is not null"))
+            book = {a.id: a for a in self.all()}
+            due = [(book[i], when) for i, when in rows if when <= now]
+            for a, when in due:  # on time: start at once; the bookkeeping comes after
+                if now - when <= self.grace:
+                    self._spawn(self.run(a, a.trigger.kind if now - when < 60 else "late", when))
+            if due:
+                await asyncio.sleep(0)
+            moved = []
+            for a, when in due:
+                if now - when > self.grace:
+                    self._missed(a, when, now)
+                moved.append((self._next(a, now), a.id))
+            if moved:  # their next times, in one write
+                self.db.execute("begin")
+                self.db.conn.executemany("update automations set next_due = ? where id = ?", moved)
+                self.db.execute("commit")
+            wake = [when for _, when in rows if when > now] + [t for t, _ in moved if t]
             for key, deadline in list(self._holds.items()):
                 if deadline <= now:
                     del self._holds[key]
@@ -367,8 +377,9 @@ class Scheduler:
             await self.clock.wait(self._wake_at, self._changed)
             self._parked.clear()
 
-    def _due(self, a: Automation, due: float, now: float) -> None:
-        """A timed automation came due: run it, or skip what was missed past the grace period."""
+    def _missed(self, a: Automation, due: float, now: float) -> None:
+        """A timed automation came due more than the grace period ago (Claw was down): the
+        latest time it was due runs if that is within the grace period; the rest are skipped."""
         missed = [due]
         while len(missed) < MAX_CATCH_UP:
             later = self._next(a, missed[-1])
@@ -377,15 +388,13 @@ class Scheduler:
             missed.append(later)
         latest = missed[-1]
         skipped = missed if now - latest > self.grace else missed[:-1]
-        if skipped:
-            note = (f"Missed {len(skipped)} time{'s' if len(skipped) > 1 else ''} while Claw was not "
-                    f"running (last due {self._iso(skipped[-1])}); more than {self.grace / 60:g} minutes "
-                    "late, so skipped.")
-            log.warning("automation #%s %s: %s", a.id, a.name, note)
-            self._log_run(a, "skipped", skipped[-1], now, now, None, [], note)
+        note = (f"Missed {len(skipped)} time{'s' if len(skipped) > 1 else ''} while Claw was not "
+                f"running (last due {self._iso(skipped[-1])}); more than {self.grace / 60:g} minutes "
+                "late, so skipped.")
+        log.warning("automation #%s %s: %s", a.id, a.name, note)
+        self._log_run(a, "skipped", skipped[-1], now, now, None, [], note)
         if latest not in skipped:
-            why = a.trigger.kind if now - latest < 60 else "late"  # late: Claw was down
-            self._spawn(self.run(a, why, latest))
+            self._spawn(self.run(a, "late", latest))
 
     def on_change(self, old: Entity | None, new: Entity) -> None:
         """Home listener: a state change may start a state-triggered automation (never the
@@ -462,10 +471,13 @@ class Scheduler:
 
     def _log_run(self, a: Automation, why: str, scheduled: float, started: float, finished: float,
                  ok: bool | None, results: list[dict[str, Any]], note: str) -> int:
-        return self.db["automation_runs"].insert({
-            "automation_id": a.id, "name": a.name, "why": why, "scheduled": scheduled,
-            "started": started, "finished": finished, "ok": None if ok is None else int(ok),
-            "results": json.dumps(results), "note": note}).last_pk
+        # Plain SQL: sqlite-utils' insert reads the table's schema each time, and 500 runs may
+        # be due in the same minute.
+        return self.db.execute(
+            "insert into automation_runs (automation_id, name, why, scheduled, started, finished, ok, "
+            "results, note) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [a.id, a.name, why, scheduled, started, finished, None if ok is None else int(ok),
+             json.dumps(results), note]).lastrowid
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
