@@ -45,6 +45,8 @@ def demo_service(config: Config, house: EmulatedHouse) -> Claw:
     ha = house.families["home_assistant"]
     config.home_assistant.token = ha.token
     config.home_assistant.url = ha.server.url  # the token goes only to the instance it is for
+    if not config.location.known:  # the demo house stands in Zurich: sunrise and sunset work
+        config.location.latitude, config.location.longitude = 47.37, 8.54
     service = Claw(config)
     for area in house.spec.areas:  # the owner's floor plan, as they would tell it once
         service.home.set_area(area.name, floor=area.floor, aliases=area.aliases)
