@@ -6,6 +6,7 @@ and commands it is the check that it speaks the real protocol.
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -227,20 +228,41 @@ async def test_node_hung_from_the_start_leaves_no_connection_behind(tmp_path: Pa
     await driver.close()
 
 
-async def test_encrypted_node_says_what_is_missing() -> None:
-    async def noise_only(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read(1)
-        writer.write(b"\x01\x00\x00")  # the Noise preamble a node with a key answers with
-        await writer.drain()
-        await reader.read()
-        writer.close()
+KEY = base64.b64encode(bytes(range(32))).decode()  # a node's `api: encryption: key:`
 
-    server = await asyncio.start_server(noise_only, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    driver = EsphomeDriver(Device("esphome:x", "esphome", "Cellar Node", "127.0.0.1", port), timeout=2.0)
-    try:
-        with pytest.raises(DeviceError, match="needs its API encryption key"):
+
+async def test_encrypted_node_with_its_key() -> None:
+    node = EsphomeNode(name="cellar-node", friendly_name="Cellar Node", encryption_key=KEY)
+    node.add_switch("dehumidifier", "Dehumidifier")
+    async with node:
+        driver = EsphomeDriver(device_for(node), encryption_key=KEY, mac=node.mac)
+        seen: list[Entity] = []
+        task = asyncio.create_task(driver.follow(seen.append))
+        try:
+            [entity] = await driver.refresh()
+            assert (entity.entity_id, entity.state) == ("switch.cellar_node_dehumidifier", "off")
+            await driver.call(entity.entity_id, "turn_on", {})
+            assert node.state("dehumidifier").state
+            await wait_for(lambda: bool(seen) and seen[-1].state == "on")
+        finally:
+            task.cancel()
+            await driver.close()
+
+
+@pytest.mark.parametrize("node_key, driver_key, mac, message", [
+    (KEY, None, None, "uses an API encryption key, and I don't have it"),
+    (KEY, base64.b64encode(b"x" * 32).decode(), None, "refused the encryption key I have for it"),
+    (None, KEY, None, "now answers without encryption, though I have a key for it"),
+    (KEY, KEY, "AA:BB:CC:00:00:99", "is not the ESPHome node Cellar Node .its MAC is different."),
+])
+async def test_encryption_mismatch_is_one_clear_line(node_key: str | None, driver_key: str | None,
+                                                    mac: str | None, message: str) -> None:
+    node = EsphomeNode(name="cellar-node", friendly_name="Cellar Node", encryption_key=node_key)
+    node.add_switch("dehumidifier", "Dehumidifier")
+    async with node:
+        device = Device("esphome:x", "esphome", "Cellar Node", node.host, node.port)
+        driver = EsphomeDriver(device, timeout=2.0, encryption_key=driver_key, mac=mac)
+        with pytest.raises(DeviceError, match=message):
             await driver.refresh()
-    finally:
-        server.close()
+        assert not node.commands
         await driver.close()

@@ -9,7 +9,8 @@ reconnects with backoff when the node goes away; a fresh subscription re-sends e
 so changes made while it was away are reported too.
 
 Entities: lights, switches, sensors, binary sensors and covers; other kinds a node reports are
-skipped. Plaintext API only: a node with an encryption key refuses us with a clear message.
+skipped. A node with an API encryption key is spoken to over Noise when the driver has its key
+(pinned to the node's MAC); without it the owner is told which key is missing.
 """
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aioesphomeapi import (
-    APIClient, APIConnectionError, BinarySensorInfo, BinarySensorState, CoverInfo, CoverOperation,
-    CoverState, DeviceInfo, EntityInfo, EntityState, LightInfo, LightState, RequiresEncryptionAPIError,
-    SensorInfo, SensorState, SwitchInfo, SwitchState,
+    APIClient, APIConnectionError, BadMACAddressAPIError, BinarySensorInfo, BinarySensorState, CoverInfo,
+    CoverOperation, CoverState, DeviceInfo, EncryptionHelloAPIError, EncryptionPlaintextAPIError,
+    EntityInfo, EntityState, InvalidEncryptionKeyAPIError, LightInfo, LightState,
+    RequiresEncryptionAPIError, SensorInfo, SensorState, SwitchInfo, SwitchState,
 )
 
 from devices.colors import color_name_target
@@ -45,10 +47,15 @@ CONFIRM_WAIT = 1.0  # seconds a command waits for the node's new state before re
 
 
 class EsphomeDriver:
-    def __init__(self, device: Device, area: str | None = None, timeout: float = 3.0) -> None:
+    def __init__(self, device: Device, area: str | None = None, timeout: float = 3.0,
+                 encryption_key: str | None = None, mac: str | None = None) -> None:
         self.device = device
         self.area = area
         self.timeout = timeout
+        # The node's `api: encryption: key:` (base64), and the MAC it was given for: a key is
+        # only ever used with the node that proves it has the same one, at that MAC.
+        self.encryption_key = encryption_key
+        self.mac = mac
         self._client: APIClient | None = None  # connected, or None
         self._connecting: asyncio.Lock = asyncio.Lock()
         self._info: DeviceInfo | None = None
@@ -118,7 +125,9 @@ class EsphomeDriver:
     async def _connect(self) -> APIClient:
         if self._closed:
             raise DeviceError(f"{self._where()} is no longer driven by this connection")
-        client = APIClient(self.device.host, self.device.port, None, client_info="claw")
+        client = APIClient(self.device.host, self.device.port, None, client_info="claw",
+                           noise_psk=self.encryption_key,
+                           expected_mac=self.mac.replace(":", "").lower() if self.mac else None)
 
         async def lost(expected: bool) -> None:
             if self._client is client:
@@ -129,8 +138,19 @@ class EsphomeDriver:
                 await client.connect(on_stop=lost, login=False, log_errors=False)  # we say it once
                 info, entities, _services = await client.device_info_and_list_entities()
         except RequiresEncryptionAPIError:
-            raise DeviceError(f"{self._where()} needs its API encryption key, and Claw can only talk "
-                              "to ESPHome nodes without one for now") from None
+            raise DeviceError(f"{_cap(self._where())} uses an API encryption key, and I don't have "
+                              "it: it is the `api: encryption: key:` in the node's YAML") from None
+        except InvalidEncryptionKeyAPIError:
+            raise DeviceError(f"{_cap(self._where())} refused the encryption key I have for it; "
+                              "the key in its YAML may have changed") from None
+        except (EncryptionHelloAPIError, EncryptionPlaintextAPIError):
+            # Fail closed: a node that had a key and now answers in the clear may not be that node.
+            raise DeviceError(f"{_cap(self._where())} now answers without encryption, though I have "
+                              "a key for it; I won't use it until that is sorted out") from None
+        except BadMACAddressAPIError:
+            raise DeviceError(f"The device at {self.device.host}:{self.device.port} is not the ESPHome "
+                              f"node {self.device.name} (its MAC is different), so I didn't send it "
+                              "anything") from None
         except TimeoutError:
             await client.disconnect(force=True)
             raise DeviceError(f"{self._where()} did not answer within {self.timeout:g} s") from None
@@ -180,8 +200,8 @@ class EsphomeDriver:
 
     def _lost_error(self, exc: APIConnectionError) -> DeviceError:
         log.info("%s: %s", self._where(), exc)
-        return DeviceError(f"{self._where()[0].upper()}{self._where()[1:]} dropped the connection; "
-                           "it may be restarting or off the network")
+        return DeviceError(f"{_cap(self._where())} dropped the connection; it may be restarting or off "
+                           "the network")
 
     def _where(self) -> str:
         return f"the ESPHome node {self.device.name} at {self.device.host}:{self.device.port}"
@@ -294,6 +314,10 @@ class EsphomeDriver:
                 delay = min(delay * 2, max_backoff)
         finally:
             self._changes = None
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _capabilities(info: LightInfo) -> int:

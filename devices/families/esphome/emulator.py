@@ -1,4 +1,4 @@
-"""An ESPHome node on loopback: the native API in plaintext, as aioesphomeapi speaks it.
+"""An ESPHome node on loopback: the native API, plaintext or encrypted, as aioesphomeapi speaks it.
 
 The wire format is ESPHome's: over TCP, each frame is a zero byte, the payload length and the
 message type (both varints), then the protobuf payload. The message classes and type numbers
@@ -7,9 +7,10 @@ expects cannot drift from what this node sends.
 
 Covered: Hello, DeviceInfo, ListEntities (lights, switches, sensors, binary sensors, covers),
 SubscribeStates (every state on subscribe, then each change, to every subscribed connection),
-Light/Switch/CoverCommand, Ping and Disconnect. Not covered: encryption (the Noise protocol a
-node with an `api: encryption: key:` speaks; such a node answers plaintext with the 0x01
-preamble), password login (deprecated by ESPHome), and every other entity kind.
+Light/Switch/CoverCommand, Ping and Disconnect; with an `encryption_key` (a node's
+`api: encryption: key:`) the Noise transport instead of plaintext: the NNpsk0 handshake after
+the server hello (name and MAC), then each frame encrypted. Not covered: password login
+(deprecated by ESPHome), and every other entity kind.
 
 Faults for tests: `fail = "offline"` drops every connection and refuses new ones (a node that
 lost power), `fail = "slow"` accepts connections and never answers (a hung node).
@@ -17,14 +18,18 @@ lost power), `fail = "slow"` accepts connections and never answers (a hung node)
 from __future__ import annotations
 
 import asyncio
+import base64
 from dataclasses import dataclass
 from typing import Any, Self
 
 from aioesphomeapi import api_pb2 as pb
 from aioesphomeapi.core import MESSAGE_TYPE_TO_PROTO
+from cryptography.exceptions import InvalidTag
 from google.protobuf.message import Message
+from noise.connection import NoiseConnection
 
 TYPE_OF = {cls: number for number, cls in MESSAGE_TYPE_TO_PROTO.items()}
+NOISE_PROTOCOL_NAME = b"Noise_NNpsk0_25519_ChaChaPoly_SHA256"
 API_VERSION = (1, 13)  # ESPHome 2025.x; from 1.14 a node may leave object_id out
 
 
@@ -51,35 +56,97 @@ def frame(message: Message) -> bytes:
     return b"\0" + _varint(len(payload)) + _varint(TYPE_OF[type(message)]) + payload
 
 
-class FrameReader:
-    """Splits a byte stream into (type, payload) frames."""
+class PlainChannel:
+    """One client connection in plaintext: zero byte, length and type varints, payload."""
 
-    def __init__(self, reader: asyncio.StreamReader) -> None:
-        self._reader = reader
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    async def open(self) -> bool:
+        return True
 
     async def _varint(self) -> int:
         value, shift = 0, 0
         for _ in range(4):  # aioesphomeapi's bound too: lengths fit in 16 bits
-            byte = (await self._reader.readexactly(1))[0]
+            byte = (await self.reader.readexactly(1))[0]
             value |= (byte & 0x7F) << shift
             if not byte & 0x80:
                 return value
             shift += 7
         raise ValueError("varint longer than 4 bytes")
 
-    async def next(self) -> tuple[int, bytes]:
-        preamble = (await self._reader.readexactly(1))[0]
+    async def receive(self) -> tuple[int, bytes]:
+        preamble = (await self.reader.readexactly(1))[0]
         if preamble != 0:
+            # What a plaintext node answers to a client that starts the Noise handshake.
+            self.writer.write(b"\x00Bad indicator byte")
+            await self.writer.drain()
             raise ValueError(f"preamble 0x{preamble:02x}: not the plaintext API")
         length = await self._varint()
         kind = await self._varint()
-        return kind, await self._reader.readexactly(length)
+        return kind, await self.reader.readexactly(length)
+
+    def send(self, *messages: Message) -> None:
+        self.writer.write(b"".join(frame(m) for m in messages))
+
+
+class NoiseChannel(PlainChannel):
+    """One client connection over ESPHome's Noise transport (Noise_NNpsk0_25519_ChaChaPoly_SHA256
+    with the node's key): frames are 0x01, a 16-bit length and the (encrypted) payload."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, psk: bytes,
+                 name: str, mac: str) -> None:
+        super().__init__(reader, writer)
+        self.noise = NoiseConnection.from_name(NOISE_PROTOCOL_NAME)
+        self.noise.set_as_responder()
+        self.noise.set_psks(psk)
+        self.noise.set_prologue(b"NoiseAPIInit\x00\x00")
+        self.hello = b"\x01" + name.encode() + b"\0" + mac.replace(":", "").lower().encode() + b"\0"
+
+    async def _frame(self) -> bytes:
+        header = await self.reader.readexactly(3)
+        if header[0] != 0x01:
+            raise ValueError(f"preamble 0x{header[0]:02x}: not the Noise transport")
+        return await self.reader.readexactly((header[1] << 8) | header[2])
+
+    def _write(self, data: bytes) -> None:
+        self.writer.write(b"\x01" + len(data).to_bytes(2, "big") + data)
+
+    async def open(self) -> bool:
+        """The handshake; False when the client has no key, or not the node's."""
+        if (await self.reader.readexactly(1))[0] != 0x01:  # a plaintext client: refuse as a node does
+            self._write(b"\x01Bad indicator byte")
+            return False
+        await self.reader.readexactly(2)  # the client's hello is an empty frame
+        handshake = await self._frame()
+        self._write(self.hello)
+        self.noise.start_handshake()
+        try:
+            self.noise.read_message(handshake[1:])
+        except InvalidTag:
+            self._write(b"\x01Handshake MAC failure")  # what a node says to a wrong key
+            return False
+        self._write(b"\x00" + self.noise.write_message())
+        return True
+
+    async def receive(self) -> tuple[int, bytes]:
+        plain = self.noise.decrypt(await self._frame())
+        return (plain[0] << 8) | plain[1], plain[4:]
+
+    def send(self, *messages: Message) -> None:
+        for message in messages:
+            payload = message.SerializeToString()
+            kind = TYPE_OF[type(message)]
+            self._write(self.noise.encrypt(kind.to_bytes(2, "big") + len(payload).to_bytes(2, "big") + payload))
 
 
 class EsphomeNode:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, name: str = "desk-node",
-                 friendly_name: str = "Desk Node", mac: str = "AA:BB:CC:00:00:01") -> None:
+                 friendly_name: str = "Desk Node", mac: str = "AA:BB:CC:00:00:01",
+                 encryption_key: str | None = None) -> None:
         self.host, self.port = host, port
+        # base64 of 32 bytes, as in a node's `api: encryption: key:`; None: plaintext
+        self.encryption_key = encryption_key
         self.name, self.friendly_name, self.mac = name, friendly_name, mac
         self.entities: dict[int, NodeEntity] = {}  # key -> entity
         self._fail: str | None = None
@@ -87,7 +154,7 @@ class EsphomeNode:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._handlers: set[asyncio.Task[None]] = set()  # one per open connection
-        self._subscribed: set[asyncio.StreamWriter] = set()
+        self._subscribed: set[PlainChannel] = set()
 
     # -- what the node has -------------------------------------------------------------------
     def _add(self, info: Message, state: Message) -> int:
@@ -190,28 +257,32 @@ class EsphomeNode:
         handler = asyncio.current_task()
         assert handler is not None
         self._handlers.add(handler)
-        frames = FrameReader(reader)
+        channel = (PlainChannel(reader, writer) if self.encryption_key is None else
+                   NoiseChannel(reader, writer, base64.b64decode(self.encryption_key), self.name, self.mac))
         try:
+            if not await channel.open():
+                await writer.drain()
+                return
             while True:
-                kind, payload = await frames.next()
+                kind, payload = await channel.receive()
                 if self.fail == "slow":
                     continue  # a hung node: reads, never answers
                 message = MESSAGE_TYPE_TO_PROTO[kind]()
                 message.ParseFromString(payload)
-                if not self._answer(message, writer):
+                if not self._answer(message, channel):
                     break
                 await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError, InvalidTag):
             pass  # the client left, or spoke something else: close as a node does
         finally:
             self._writers.discard(writer)
             self._handlers.discard(handler)
-            self._subscribed.discard(writer)
+            self._subscribed.discard(channel)
             writer.transport.abort()
 
-    def _answer(self, message: Message, writer: asyncio.StreamWriter) -> bool:
+    def _answer(self, message: Message, channel: PlainChannel) -> bool:
         """Answer one request; False when the connection should close."""
-        send = lambda *messages: writer.write(b"".join(frame(m) for m in messages))  # noqa: E731
+        send = channel.send
         if isinstance(message, pb.HelloRequest):
             send(pb.HelloResponse(api_version_major=API_VERSION[0], api_version_minor=API_VERSION[1],
                                   server_info=f"{self.name} (esphome v2025.10.0)", name=self.name))
@@ -219,11 +290,12 @@ class EsphomeNode:
             send(pb.DeviceInfoResponse(name=self.name, friendly_name=self.friendly_name,
                                        mac_address=self.mac, esphome_version="2025.10.0",
                                        compilation_time="Oct  1 2025, 12:00:00",
-                                       model="esp32dev", manufacturer="Espressif"))
+                                       model="esp32dev", manufacturer="Espressif",
+                                       api_encryption_supported=self.encryption_key is not None))
         elif isinstance(message, pb.ListEntitiesRequest):
             send(*(e.info for e in self.entities.values()), pb.ListEntitiesDoneResponse())
         elif isinstance(message, pb.SubscribeStatesRequest):
-            self._subscribed.add(writer)
+            self._subscribed.add(channel)
             send(*(e.state for e in self.entities.values()))
         elif isinstance(message, pb.PingRequest):
             send(pb.PingResponse())
@@ -265,6 +337,5 @@ class EsphomeNode:
         self._push(state)
 
     def _push(self, state: Message) -> None:
-        data = frame(state)
-        for writer in list(self._subscribed):
-            writer.write(data)
+        for channel in list(self._subscribed):
+            channel.send(state)
