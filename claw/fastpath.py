@@ -25,6 +25,7 @@ from hassil.recognize import MISSING_ENTITY
 from home_assistant_intents import get_intents
 
 from claw import fastpath_house as house
+from claw import home_tools
 from claw.agent import TurnResult
 from claw.executor import Action, Executor
 from claw.fastpath_compound import understand_parts
@@ -37,37 +38,12 @@ from devices.home import Home, normalize
 from devices.model import Entity
 from devices.targets import TargetError, area_like, resolve
 
-# Intents we act on, and the tool each becomes. Questions read state through GetLiveContext.
-TOOLS = {
-    "HassTurnOn": "HassTurnOn", "HassTurnOff": "HassTurnOff", "HassLightSet": "HassLightSet",
-    "HassMediaPause": "HassMediaPause", "HassMediaUnpause": "HassMediaUnpause",
-    "HassMediaNext": "HassMediaNext", "HassMediaPrevious": "HassMediaPrevious",
-    "HassSetVolume": "HassSetVolume", "HassSetVolumeRelative": "HassSetVolumeRelative",
-    "HassMediaPlayerMute": "HassMediaPlayerMute", "HassMediaPlayerUnmute": "HassMediaPlayerUnmute",
-    "HassMediaSearchAndPlay": "HassMediaSearchAndPlay",
-    "HassClimateSetTemperature": "HassClimateSetTemperature", "HassSetPosition": "HassSetPosition",
-    "HassFanSetSpeed": "HassFanSetSpeed", "HassVacuumStart": "HassVacuumStart",
-    "HassVacuumReturnToBase": "HassVacuumReturnToBase", "HassVacuumCleanArea": "HassVacuumCleanArea",
-    "HassLawnMowerStartMowing": "HassLawnMowerStartMowing", "HassLawnMowerDock": "HassLawnMowerDock",
-    "HassGetState": "GetLiveContext", "HassClimateGetTemperature": "GetLiveContext",
-    "HassListAddItem": "HassListAddItem", "HassListCompleteItem": "HassListCompleteItem",
-    "HassListRemoveItem": "HassListRemoveItem", "TodoGetItems": "TodoGetItems",
-    "VacuumStop": "VacuumStop", "AlarmArm": "AlarmArm", "AlarmDisarm": "AlarmDisarm",
-}
+TOOLS = home_tools.INTENT_TOOLS  # intent -> the tool it becomes, as the tools declare
 QUESTIONS = {"HassGetState", "HassClimateGetTemperature"}
 MEDIA = {"HassMediaPause", "HassMediaUnpause", "HassMediaNext", "HassMediaPrevious", "HassSetVolume",
          "HassSetVolumeRelative", "HassMediaPlayerMute", "HassMediaPlayerUnmute"}
-# The kind of device an intent acts on when the sentence does not say.
-INTENT_DOMAINS = {
-    "HassLightSet": ["light"], "HassClimateSetTemperature": ["climate", "water_heater"],
-    "HassClimateGetTemperature": ["climate"], "HassSetPosition": ["cover", "valve"],
-    "HassFanSetSpeed": ["fan"], "HassVacuumStart": ["vacuum"], "HassVacuumReturnToBase": ["vacuum"],
-    "VacuumStop": ["vacuum"], "HassVacuumCleanArea": ["vacuum"], "HassLawnMowerStartMowing": ["lawn_mower"],
-    "HassLawnMowerDock": ["lawn_mower"], "AlarmArm": ["alarm_control_panel"],
-    "AlarmDisarm": ["alarm_control_panel"], "HassListAddItem": ["todo"],
-    "HassListCompleteItem": ["todo"], "HassListRemoveItem": ["todo"], "TodoGetItems": ["todo"],
-    **{i: ["media_player"] for i in MEDIA}, "HassMediaSearchAndPlay": ["media_player"],
-}
+# The tool answering a question reads any kind of device; the question itself is about these.
+QUESTION_DOMAINS = {"HassClimateGetTemperature": ("climate",)}
 # Intents that act on exactly one target: several candidates are a question, not all of them.
 ONE_TARGET = {"HassListAddItem", "HassListCompleteItem", "HassListRemoveItem", "TodoGetItems",
               "HassMediaSearchAndPlay", "HassVacuumStart", "HassVacuumReturnToBase", "VacuumStop",
@@ -131,8 +107,10 @@ class FastPath:
         self.language = language
         self.has_model = has_model  # whether a model is there to hand what we don't understand to
         self.questions = questions or Questions()
-        registered = {i for i, tool in TOOLS.items() if executor.registry.get(tool) is not None}
-        self.all_intents = filter_intents(intents, intent_names=registered | {"ClawInRoom", *HOUSE_QUESTIONS})
+        # Which tool each intent becomes, and the kinds of device it acts on: as the tools declare.
+        self.tools = home_tools.intent_tools(executor.registry)
+        self.intent_domains = {**home_tools.intent_domains(), **QUESTION_DOMAINS}
+        self.all_intents = filter_intents(intents, intent_names={*self.tools, "ClawInRoom", *HOUSE_QUESTIONS})
         self._by_domains: dict[frozenset[str], Intents] = {}
         self.replies = Replies(responses, home)
         self._lists_key: tuple[Any, ...] | None = None
@@ -307,7 +285,7 @@ class FastPath:
             if intent in ("HassMediaPause", "HassMediaPlayerMute") and found is not players:
                 return self._on_each(intent, slots, response, found)
         else:
-            domains = slots.get("domain") or INTENT_DOMAINS.get(intent)
+            domains = slots.get("domain") or self.intent_domains.get(intent)
             if not domains:
                 return None
             domains = [domains] if isinstance(domains, str) else list(domains)
@@ -342,7 +320,7 @@ class FastPath:
     def _plan(self, intent: str, slots: dict[str, Any], response: str) -> Command | None:
         if intent == "ClawInRoom" or intent in HOUSE_QUESTIONS:
             return Command(intent, "", [], slots, response)
-        tool = TOOLS[intent]
+        tool = self.tools[intent]
         targets = TARGET_ARGS.get(tool, ("name", "area", "floor"))
         args: dict[str, Any] = {}
         for key in targets:
@@ -493,7 +471,7 @@ class FastPath:
         if len(command.calls) != 1:
             return []
         args = command.calls[0]
-        domains = args.get("domain") or INTENT_DOMAINS.get(command.intent)
+        domains = args.get("domain") or self.intent_domains.get(command.intent)
         try:
             found = resolve(self.home, name=args.get("name"), area=args.get("area"),
                             floor=args.get("floor"), domain=domains,

@@ -6,10 +6,11 @@ Every tool resolves its targets, then changes devices only through `Executor.act
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from claw.executor import Executor
-from claw.tools import ToolContext, ToolError, ToolRegistry
+from claw.tools import Tool, ToolContext, ToolError, ToolRegistry
 from devices.home import Home
 from devices.model import Entity
 from devices.targets import TargetError, listing, resolve
@@ -112,6 +113,83 @@ def said(service: str, data: dict[str, Any], entities: list[Entity]) -> str:
     if service == "play_media":
         return f"Playing {data.get('media_title') or data['media_content_id']} on {who}."
     return f"Done: {service.replace('_', ' ')} on {who}."
+
+
+# Kinds of device that turn on and off (or open, lock, arm) through HassTurnOn/HassTurnOff.
+SWITCHABLE = ("light", "switch", "fan", "media_player", "cover", "valve", "lock", "alarm_control_panel", "scene", "script", "input_boolean", "humidifier", "siren")
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """What a tool says about itself beside its signature: the fast-path intents it answers
+    (the fast path's intent table is made of these) and the kinds of device it needs (a house
+    without any is not offered the tool)."""
+
+    intents: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()  # empty: any house can use it
+
+
+MEDIA = ("media_player",)
+TODO = ("todo",)
+VACUUM = ("vacuum",)
+ALARM = ("alarm_control_panel",)
+# Each tool's declaration, beside its signature in `register` (tools not listed need nothing).
+DECLARATIONS: dict[str, Declaration] = {
+    "HassTurnOn": Declaration(("HassTurnOn",), SWITCHABLE),
+    "HassTurnOff": Declaration(("HassTurnOff",), SWITCHABLE),
+    "HassLightSet": Declaration(("HassLightSet",), ("light",)),
+    "HassSetVolume": Declaration(("HassSetVolume",), MEDIA),
+    "HassSetVolumeRelative": Declaration(("HassSetVolumeRelative",), MEDIA),
+    "HassMediaPause": Declaration(("HassMediaPause",), MEDIA),
+    "HassMediaUnpause": Declaration(("HassMediaUnpause",), MEDIA),
+    "HassMediaNext": Declaration(("HassMediaNext",), MEDIA),
+    "HassMediaPrevious": Declaration(("HassMediaPrevious",), MEDIA),
+    "HassMediaPlayerMute": Declaration(("HassMediaPlayerMute",), MEDIA),
+    "HassMediaPlayerUnmute": Declaration(("HassMediaPlayerUnmute",), MEDIA),
+    "HassMediaSearchAndPlay": Declaration(("HassMediaSearchAndPlay",), MEDIA),
+    "SonosPlayUri": Declaration((), MEDIA),
+    "SonosGroup": Declaration((), MEDIA),
+    "SonosUngroup": Declaration((), MEDIA),
+    "HassClimateSetTemperature": Declaration(("HassClimateSetTemperature",), ("climate", "water_heater")),
+    "HassClimateSetMode": Declaration((), ("climate",)),
+    "HassSetPosition": Declaration(("HassSetPosition",), ("cover", "valve")),
+    "GetLiveContext": Declaration(("HassGetState", "HassClimateGetTemperature")),
+    "CameraSnapshot": Declaration((), ("camera",)),
+    "HassFanSetSpeed": Declaration(("HassFanSetSpeed",), ("fan",)),
+    "HassVacuumStart": Declaration(("HassVacuumStart",), VACUUM),
+    "HassVacuumReturnToBase": Declaration(("HassVacuumReturnToBase",), VACUUM),
+    "HassVacuumCleanArea": Declaration(("HassVacuumCleanArea",), VACUUM),
+    "VacuumStop": Declaration(("VacuumStop",), VACUUM),
+    "HassLawnMowerStartMowing": Declaration(("HassLawnMowerStartMowing",), ("lawn_mower",)),
+    "HassLawnMowerDock": Declaration(("HassLawnMowerDock",), ("lawn_mower",)),
+    "AlarmArm": Declaration(("AlarmArm",), ALARM),
+    "AlarmDisarm": Declaration(("AlarmDisarm",), ALARM),
+    "HassListAddItem": Declaration(("HassListAddItem",), TODO),
+    "HassListCompleteItem": Declaration(("HassListCompleteItem",), TODO),
+    "HassListRemoveItem": Declaration(("HassListRemoveItem",), TODO),
+    "TodoGetItems": Declaration(("TodoGetItems",), TODO),
+}
+# The fast path's table: each declared intent and the tool it becomes.
+INTENT_TOOLS = {intent: tool for tool, d in DECLARATIONS.items() for intent in d.intents}
+
+
+def intent_tools(registry: ToolRegistry) -> dict[str, str]:
+    """The intents whose tool is registered here, and that tool's name."""
+    return {intent: tool for intent, tool in INTENT_TOOLS.items() if registry.get(tool) is not None}
+
+
+def intent_domains() -> dict[str, tuple[str, ...]]:
+    """The kinds of device each declared intent acts on (none for those that act on any)."""
+    return {intent: d.domains for d in DECLARATIONS.values() for intent in d.intents if d.domains}
+
+
+def tools_for_house(registry: ToolRegistry, home: Home) -> list[Tool]:
+    """The tools worth offering a model for this house: those that need no kind of device, and
+    those whose kinds the house has (no lawn-mower tools in a house without a mower)."""
+    present = {e.domain for e in home.entities.values()}
+    return [t for t in registry.tools.values()
+            if t.name not in DECLARATIONS or not DECLARATIONS[t.name].domains
+            or present & set(DECLARATIONS[t.name].domains)]
 
 
 def one(found: list[Entity], what: str) -> Entity:

@@ -242,3 +242,14 @@ async def test_names_are_read_again_only_when_they_change(house: House) -> None:
     assert house.fast.slot_lists() is not lists
     r = await house.fast("turn on the reading light", OWNER)
     assert r is not None and house.light("Desk Lamp")
+
+
+async def test_tools_declare_their_intents_and_the_house_gets_only_what_it_can_use(house: House) -> None:
+    registry = house.fast.executor.registry
+    assert house.fast.tools == home_tools.INTENT_TOOLS  # every declared intent has its tool here
+    offered = {t.name for t in home_tools.tools_for_house(registry, house.home)}
+    assert {"HassTurnOn", "HassLightSet", "HassSetVolume", "HassClimateSetTemperature", "GetLiveContext",
+            "GetDateTime", "RenameDevice"} <= offered
+    assert not offered & {"HassLawnMowerStartMowing", "VacuumStop", "HassListAddItem", "AlarmArm",
+                          "HassFanSetSpeed", "CameraSnapshot"}  # no mower, vacuum, list, alarm, fan, camera here
+    assert len(offered) < len(registry.tools)
