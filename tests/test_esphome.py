@@ -129,6 +129,9 @@ async def test_switch_and_cover_services_change_the_node(driver: EsphomeDriver, 
     assert not node.state("pool_pump").state and by_id(await driver.refresh())[pump].state == "off"
     await driver.call(pump, "turn_off", {})  # already off: the node sends nothing, still fine
     assert by_id(await driver.refresh())[pump].state == "off"
+    with pytest.raises(DeviceError, match="Pool Pump is a switch: it only turns on and off"):
+        await driver.call(pump, "turn_on", {"brightness_pct": 50})
+    assert not node.state("pool_pump").state
 
     shed = "cover.garden_node_shed_door"
     await driver.call(shed, "open_cover", {})
@@ -168,6 +171,21 @@ async def test_follow_reports_what_the_node_pushes(driver: EsphomeDriver, node: 
         assert len(seen) == 9  # only the change: nothing else is reported twice
     finally:
         task.cancel()
+
+
+async def test_pushed_changes_reach_the_home(tmp_path: Path, node: EsphomeNode) -> None:
+    home = Home(Store(tmp_path / "claw.db"))
+    driver = EsphomeDriver(device_for(node))
+    await home.add(driver)
+    device_id = driver.device.device_id
+    task = asyncio.create_task(driver.follow(lambda e: home.entity_changed(device_id, e)))  # as claw.house does
+    try:
+        node.publish("gate_motion", state=True)
+        await wait_for(lambda: home.entities["binary_sensor.garden_node_gate_motion"].state == "on")
+        assert home.entities["binary_sensor.garden_node_gate_motion"].name == "Garden Node Gate Motion"
+    finally:
+        task.cancel()
+        await driver.close()
 
 
 async def test_offline_node_is_one_clear_line_then_recovers(tmp_path: Path, node: EsphomeNode) -> None:

@@ -76,6 +76,9 @@ async def test_plug_switches_and_reports_power(plug: KasaEmulator) -> None:
         assert plug.relay_state == 0
         with pytest.raises(DeviceError, match="can't open cover"):
             await driver.call("switch.pool_pump", "open_cover", {})
+        with pytest.raises(DeviceError, match="Pool Pump is a plug: it only turns on and off"):
+            await driver.call("switch.pool_pump", "turn_on", {"brightness_pct": 50})
+        assert plug.relay_state == 0
     finally:
         await driver.close()
 

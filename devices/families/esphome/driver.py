@@ -210,6 +210,8 @@ class EsphomeDriver:
     def _send(self, client: APIClient, key: int, service: str, data: dict[str, Any]) -> None:
         info, state = self._entities[key], self._states.get(key)
         if isinstance(info, SwitchInfo):
+            if data:
+                raise DeviceError(f"{self._name(info)} is a switch: it only turns on and off.")
             on = not getattr(state, "state", False) if service == "toggle" else service == "turn_on"
             client.switch_command(key, on)
         elif isinstance(info, LightInfo):

@@ -68,6 +68,8 @@ class KasaDriver:
         light = part.modules.get(Module.Light)
         if service not in SWITCH_SERVICES:
             raise DeviceError(f"{part.alias} can't {service.replace('_', ' ')}; it can turn on, turn off or toggle")
+        if light is None and set(data) - {"transition"}:
+            raise DeviceError(f"{part.alias} is a plug: it only turns on and off.")
         if service == "toggle":
             service = "turn_off" if part.is_on else "turn_on"
         async with self._talking(service.replace("_", " ")):
