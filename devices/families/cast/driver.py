@@ -55,12 +55,11 @@ T = TypeVar("T")
 OnChange = Callable[[Entity], Awaitable[None] | None]
 
 SERVICES = frozenset({
-    "media_play", "media_pause", "media_stop", "media_seek", "volume_set", "volume_mute",
-    "play_media", "turn_off",
+    "media_play", "media_pause", "media_stop", "volume_set", "volume_mute", "play_media", "turn_off",
 })
 DOING = {
     "refresh": "report its state", "media_play": "play", "media_pause": "pause",
-    "media_stop": "stop", "media_seek": "seek", "volume_set": "change its volume",
+    "media_stop": "stop", "volume_set": "change its volume",
     "volume_mute": "change its mute", "play_media": "play that", "turn_off": "stop casting",
 }
 # Media player states as Home Assistant's cast integration reports them.
@@ -130,6 +129,7 @@ class CastDriver:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changes: asyncio.Queue[Entity] | None = None  # set while followed
         self._reported: Entity | None = None
+        self._last_media: tuple[str, str, str | None] | None = None  # (url, MIME type, title) last seen
 
     @property
     def entity_id(self) -> str:
@@ -231,6 +231,8 @@ class CastDriver:
         status = cast.status
         media = cast.media_controller.status
         has_media = cast.media_controller.is_active and media.media_session_id is not None
+        if has_media and media.content_id:
+            self._last_media = (media.content_id, media.content_type or "", media.title)
         if has_media and media.player_state in STATES:
             state = STATES[media.player_state]
         elif status is not None and status.app_id is not None and status.app_id != pychromecast.IDLE_APP_ID:
@@ -286,23 +288,21 @@ class CastDriver:
             title = data.get("media_title")
             return lambda: self._play(url.strip(), kind if isinstance(kind, str) else "",
                                       title if isinstance(title, str) else None)
-        if service == "media_seek":
-            position = data.get("seek_position")
-            if isinstance(position, bool) or not isinstance(position, (int, float)) or position < 0:
-                raise DeviceRefused(f"seek_position is a number of seconds, not {position!r}")
-            return lambda: self._media_command("media_seek", lambda m: m.seek(float(position), timeout=self.timeout))
         if service == "turn_off":
             return lambda: self._connection().quit_app(timeout=self.timeout)
-        transport = {"media_play": "play", "media_pause": "pause", "media_stop": "stop"}[service]
-        return lambda: self._media_command(service, lambda m: getattr(m, transport)(timeout=self.timeout))
+        return lambda: self._transport(service)
 
-    def _media_command(self, service: str, send: Callable[[Any], None]) -> None:
-        cast = self._connection()
-        media = cast.media_controller
-        if not media.is_active or media.status.media_session_id is None or media.status.player_is_idle:
+    def _transport(self, service: str) -> None:
+        """Play, pause or stop the media session; play with none brings back the last one."""
+        media = self._connection().media_controller
+        loaded = media.is_active and media.status.media_session_id is not None and not media.status.player_is_idle
+        if not loaded and service == "media_play" and self._last_media is not None:
+            self._play(*self._last_media)  # a Cast device forgets it once stopped; we don't
+            return
+        if not loaded:
             raise DeviceRefused(f"Nothing is playing on the {self.name}, so it can't {DOING[service]}; "
                                 "say what to play first")
-        send(media)
+        {"media_play": media.play, "media_pause": media.pause, "media_stop": media.stop}[service](timeout=self.timeout)
 
     def _play(self, url: str, kind: str, title: str | None) -> None:
         """LOAD the URL on the Default Media Receiver (launched first if needed), as HA does."""
