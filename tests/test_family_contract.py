@@ -53,7 +53,7 @@ EXPECT: dict[str, tuple[set[str] | None, dict[str, Any]]] = {
 # Services run in this order where an entity has them (the rest after, by name), so each
 # visible effect is a change: on before off, pause after play, and so on.
 ORDER = ("turn_off", "turn_on", "toggle", "close_cover", "open_cover", "set_cover_position",
-         "stop_cover", "close_valve", "open_valve", "set_valve_position", "unlock", "lock", "media_play", "media_pause", "volume_set", "volume_mute")
+         "stop_cover", "close_valve", "open_valve", "set_valve_position", "unlock", "lock", "play_media", "media_stop", "media_play", "media_pause", "volume_set", "volume_mute")
 # Services that group speakers or need another entity: covered by the family's own tests.
 OWN_TESTS = {"join", "unjoin", "play_favorite", "media_next_track", "media_previous_track"}
 JPEG = "ffd8"
