@@ -79,6 +79,10 @@ NUMBERS = {"brightness", "volume_level", "position", "percentage"}
 UNITS = re.compile(r"\b(percent|per cent|degrees?)\b|%", re.IGNORECASE)
 # Words of a request for every device of a kind ("turn on the lights"), not for one by name.
 KIND_OF_ALL = {"light", "turn", "switch", "on", "off", "all", "please", "set", "dim", "brighten"}
+# Courtesy around a command, which no template spells out ("turn off the pump please").
+POLITE = re.compile(r"^\s*(?:(?:hey|ok|okay)\s+claw\W*\s*)?(?:please\s+|(?:could|can|would|will) you(?: please)?\s+)"
+                    r"|(?:,?\s*\b(?:please|thanks|thank you|for me|now|right now))+\s*[.!?]*\s*$",
+                    re.IGNORECASE)
 ITEM_JOINTS = re.compile(r"\s*(?:,\s*and\b|,|\band\b)\s*", re.IGNORECASE)
 
 
@@ -143,6 +147,7 @@ class FastPath:
     # -- understanding ------------------------------------------------------------------------
     def understand(self, text: str, area: str | None = None, strict: bool = False) -> Command | None:
         """The command a sentence asks for, or None when it is not one we are sure of."""
+        text = POLITE.sub("", text) or text
         lists = self.slot_lists()
         intents = self.intents()
         context: dict[str, Any] = {}
