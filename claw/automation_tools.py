@@ -156,7 +156,11 @@ class AutomationChat:
         if kind == "how long":
             return f"The {entity.name} was {state} for {_duration(total)} {period}."
         if not spans:
-            return f"No: the {entity.name} was not {state} {period}."
+            first = self.history.first_at(entity.entity_id)
+            since = "" if first is not None and first <= start else (
+                f" (as far as I know: my record of it starts {self._when(first, now).split(' (')[0]})"
+                if first is not None else " (I have no record of it yet)")
+            return f"No: the {entity.name} was not {state} {period}{since}."
         times = ", ".join(f"{self._clock(s.start)}–{self._clock(s.end)}" for s in spans[:5])
         return f"Yes: the {entity.name} was {state} {period} ({times}; {_duration(total)} in all)."
 

@@ -230,7 +230,7 @@ class Scheduler:
     async def _approve(self, a: Automation, caller: Caller) -> float:
         entities = [self.home.entities[e] for e in a.secure]
         what = (f"Let the automation \"{a.name}\" do this by itself from now on, telling you each "
-                f"time: {describe(a, self.home)}")
+                f"time: {describe(a, self.home).rstrip('.')}")
         await self.executor.confirm(ToolContext(caller), what, entities, "automation", a.spec())
         return self.clock.now()
 

@@ -102,6 +102,11 @@ class History:
     def seconds_in(self, entity_id: str, states: set[str], start: float, end: float) -> float:
         return sum(s.end - s.start for s in self.spans(entity_id, states, start, end))
 
+    def first_at(self, entity_id: str) -> float | None:
+        """When the record of this entity begins."""
+        row = self.db.execute("select min(at) from history where entity_id = ?", [entity_id]).fetchone()
+        return row[0]
+
     def count(self) -> int:
         return self.db.execute("select count(*) from history").fetchone()[0]
 
