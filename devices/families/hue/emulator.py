@@ -5,9 +5,11 @@ button pairing, full state, lights and their state (with the `*_inc` steps), roo
 0 (all lights), group actions, and the sensors (the Daylight sensor). Answers use the bridge's
 own shapes: HTTP 200 with a list of `{"success": ...}` / `{"error": ...}` objects.
 
-It claims a firmware from before CLIP v2 (swversion 1945163030, API 1.45.0) and serves no
-https, so aiohue's `is_v2_bridge` and Home Assistant pick the v1 API for it, which is all it
-speaks. aiohue's `HueBridgeV1` is the referee: tests/test_hue_conformance.py.
+By default it claims a firmware from before CLIP v2 (swversion 1945163030, API 1.45.0) and
+serves no https, so aiohue's `is_v2_bridge` and Home Assistant pick the v1 API for it. With
+`clip_v2=True` it claims a 2024 firmware and also serves CLIP v2 over https on `https_port`
+(clip_v2.py), over the same lights. aiohue's `HueBridgeV1` and `HueBridgeV2` are the referees:
+tests/test_hue_conformance.py.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Self
 from xml.sax.saxutils import escape
 
 from aiohttp import web
@@ -28,6 +30,7 @@ GROUP_ACTION_KEYS = {"on", "bri", "hue", "sat", "xy", "ct", "alert", "effect", "
                      "bri_inc", "sat_inc", "hue_inc", "ct_inc", "xy_inc", "scene"}
 INCREMENTS = {"bri_inc": "bri", "sat_inc": "sat", "hue_inc": "hue", "ct_inc": "ct", "xy_inc": "xy"}
 SWVERSION, APIVERSION = "1945163030", "1.45.0"  # June 2021: the last v1-only firmwares
+V2_SWVERSION, V2_APIVERSION = "1967054020", "1.67.0"  # 2024, with CLIP v2
 LAST_UPDATED = "2021-07-02T10:11:12"
 
 
@@ -142,7 +145,7 @@ class HueBridgeEmulator(Emulator):
     """An in-process Hue bridge; set up lights with `add_light`, then `await start()`."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, bridge_id: str | None = None,
-                 name: str = "Hue Bridge") -> None:
+                 name: str = "Hue Bridge", clip_v2: bool = False, https_port: int = 0) -> None:
         super().__init__(host, port)
         self.name = name
         # Real bridge ids are the MAC with FFFE in the middle; Signify MACs start 00:17:88.
@@ -151,7 +154,42 @@ class HueBridgeEmulator(Emulator):
         self.groups: dict[str, EmulatedGroup] = {}
         self.users: dict[str, str] = {}  # username -> devicetype
         self.requests: list[tuple[str, str, Any]] = []  # (method, path, json body) for tests
+        self.listeners: list[Callable[[str], None]] = []  # told the id of each light that changes
         self._link_until = 0.0
+        # A bridge with CLIP v2 runs a firmware that has it, and serves https (443 on a real one).
+        self.https_port = https_port
+        self.swversion, self.apiversion = (V2_SWVERSION, V2_APIVERSION) if clip_v2 else (SWVERSION, APIVERSION)
+        self.clip_v2 = None
+        if clip_v2:
+            from devices.families.hue.clip_v2 import ClipV2  # only a v2 bridge needs TLS and events
+
+            self.clip_v2 = ClipV2(self)
+
+    @property
+    def software_version(self) -> str:
+        """The firmware as CLIP v2 spells it ("1.67.1967054020")."""
+        return f"{self.apiversion.rsplit('.', 1)[0]}.{self.swversion}"
+
+    @property
+    def https_url(self) -> str:
+        return f"https://{self.host}:{self.https_port}"
+
+    async def start(self) -> Self:
+        await super().start()
+        if self.clip_v2 is not None:
+            from devices.families.hue.clip_v2 import self_signed_context
+
+            assert self._runner is not None
+            site = web.TCPSite(self._runner, self.host, self.https_port,
+                               ssl_context=self_signed_context(self.host, self.bridge_id))
+            await site.start()
+            self.https_port = self._runner.addresses[-1][1]
+        return self
+
+    async def stop(self) -> None:
+        if self.clip_v2 is not None:
+            self.clip_v2.close_streams()  # or shutdown would wait for the open event streams
+        await super().stop()
 
     # --- setup -----------------------------------------------------------------------------
 
@@ -178,6 +216,8 @@ class HueBridgeEmulator(Emulator):
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/description.xml", self._description)
         app.router.add_route("*", "/api{tail:.*}", self._api)
+        if self.clip_v2 is not None:
+            self.clip_v2.routes(app)
 
     # --- HTTP ------------------------------------------------------------------------------
 
@@ -303,12 +343,13 @@ class HueBridgeEmulator(Emulator):
                 results.append(_error(
                     201, f"{address}/{key}",
                     f"parameter, {key}, is not modifiable. Device is set to off."))
-        self._apply(light, accepted)
+        self.apply_state(light, accepted)
         for key, value in accepted.items():
             results.append({"success": {f"{address}/{key}": value}})
         return results
 
-    def _apply(self, light: EmulatedLight, changes: dict[str, Any]) -> None:
+    def apply_state(self, light: EmulatedLight, changes: dict[str, Any]) -> None:
+        """Change a light (v1 state keys, steps included) and tell the listeners."""
         changes = dict(changes)
         for step_key, key in INCREMENTS.items():
             if step_key in changes:  # a step beside an absolute value is ignored, as on the bridge
@@ -326,6 +367,8 @@ class HueBridgeEmulator(Emulator):
         if "xy" in changes:  # xy wins over ct and hue/sat, as on a real bridge
             light.xy = [round(float(v), 4) for v in changes["xy"]]
             light.colormode = "xy"
+        for listener in self.listeners:
+            listener(light.light_id)
 
     def _group_action(self, group_id: str, address: str, body: Any) -> list[dict[str, Any]]:
         if group_id == "0":
@@ -353,7 +396,7 @@ class HueBridgeEmulator(Emulator):
             for light_id in members:
                 light = self.lights[light_id]
                 if key in ("on", "bri", "bri_inc", "alert", "transitiontime") or light.color:
-                    self._apply(light, {key: value})
+                    self.apply_state(light, {key: value})
             results.append({"success": {f"{address}/{key}": value}})
         return results
 
@@ -394,10 +437,10 @@ class HueBridgeEmulator(Emulator):
         return {
             "name": self.name,
             "datastoreversion": "163",
-            # A firmware from before CLIP v2 (1948086000, API 1.48): this bridge serves the v1
-            # API only, so aiohue and Home Assistant rightly pick v1 for it.
-            "swversion": SWVERSION,
-            "apiversion": APIVERSION,
+            # Without CLIP v2, a firmware from before it (1948086000, API 1.48), so aiohue and
+            # Home Assistant rightly pick v1 for this bridge.
+            "swversion": self.swversion,
+            "apiversion": self.apiversion,
             "mac": self.mac,
             "bridgeid": self.bridge_id,
             "factorynew": False,
