@@ -5,9 +5,7 @@ say to it: compound commands, the speaker's room, names as people say them, one 
 "which one?" and its answer, vacuums, garage doors, valves, lists, whole-house media, arming,
 questions about the house, the demo banner's examples, and sentences that must not get a
 confident wrong answer. Every sentence goes through POST /api/chat of a real Claw (no model) on
-real HTTP; the house is the Home Assistant emulator behind the real bridge driver (domains the
-bridge does not mirror yet are served by a small in-memory driver here, with Home Assistant's
-behaviour). A case is right when every expected change happened, nothing else changed, and the
+real HTTP; the house is the Home Assistant emulator behind the real bridge driver. A case is right when every expected change happened, nothing else changed, and the
 reply says what it must. Security-tier actions are confirmed by a stand-in owner who says yes.
 
     .venv/bin/python bench/paraphrases.py [--data DIR] [--failures]
@@ -83,44 +81,6 @@ def load(data: Path = DATA) -> list[HomeSet]:
     return sets
 
 
-class MemoryDriver:
-    """Home Assistant's behaviour for domains its bridge here does not mirror yet (to-do lists),
-    in memory. Services and item shapes are Home Assistant's (todo.add_item, update_item,
-    remove_item; items with summary and status)."""
-
-    SERVICES = {"todo": {"add_item", "update_item", "remove_item"}}
-
-    def __init__(self, entities: dict[str, dict[str, Any]]):
-        self.device = Device("paraphrase-memory", "memory", "In-memory devices", "127.0.0.1", 0)
-        self.initial = entities
-        self.states: dict[str, dict[str, Any]] = {}
-        self.reset()
-
-    def reset(self) -> None:
-        self.states = {k: yaml.safe_load(yaml.safe_dump(v)) for k, v in self.initial.items()}
-
-    async def refresh(self) -> list[Entity]:
-        return [Entity(entity_id, s["name"], self.device.device_id, area=s.get("area"),
-                       state=str(len([i for i in s["attributes"]["items"] if i["status"] == "needs_action"])),
-                       attributes={"items": [dict(i) for i in s["attributes"]["items"]]},
-                       services=set(self.SERVICES[entity_id.split(".")[0]]))
-                for entity_id, s in self.states.items()]
-
-    async def call(self, entity_id: str, service: str, data: dict[str, Any]) -> None:
-        items = self.states[entity_id]["attributes"]["items"]
-        if service == "add_item":
-            items.append({"summary": data["item"], "status": "needs_action"})
-            return
-        found = next(i for i in items if i["summary"] == data["item"])
-        if service == "update_item":
-            found["status"] = data["status"]
-        else:
-            items.remove(found)
-
-    async def close(self) -> None:
-        pass
-
-
 class House:
     """One home of the set on the emulator, and a Claw serving POST /api/chat for it."""
 
@@ -128,19 +88,18 @@ class House:
         self.spec = spec
         self.tmp = tmp
         self.ha = HomeAssistantEmulator(token=TOKEN)
-        mirrored = {k: v for k, v in spec.entities.items() if k.split(".")[0] in DOMAIN_SERVICES}
-        self.on_ha = mirrored
-        self.memory = MemoryDriver({k: v for k, v in spec.entities.items() if k not in mirrored})
+        unserved = sorted({k.split(".")[0] for k in spec.entities} - set(DOMAIN_SERVICES))
+        if unserved:
+            raise ValueError(f"{spec.name}: the Home Assistant bridge does not mirror {', '.join(unserved)}")
         self.confirmations = 0
 
     def reset(self) -> None:
         self.ha.states.clear()
-        for entity_id, e in self.on_ha.items():
+        for entity_id, e in self.spec.entities.items():
             attrs = {**e.get("attributes", {}), "friendly_name": e["name"]}
             if e.get("area"):
                 attrs["area"] = e["area"]
             self.ha.add_entity(entity_id, str(e["state"]), attrs)
-        self.memory.reset()
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Any]:
@@ -151,8 +110,6 @@ class House:
             service.home.set_area(area, floor=a.get("floor"), aliases=a.get("aliases"))
         await service.home.add(HomeAssistantDriver(
             Device("ha:paraphrase", "homeassistant", "Home Assistant", self.ha.host, self.ha.port), TOKEN))
-        if self.memory.initial:
-            await service.home.add(self.memory)
         approving = asyncio.create_task(self._approve(service))
         try:
             async with serve(service) as api:
