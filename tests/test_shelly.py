@@ -222,3 +222,29 @@ async def test_follow_reports_changes_and_survives_a_dropped_socket(shutter: She
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await driver.close()
+
+
+async def test_a_channel_named_in_the_shelly_app_keeps_its_name(plug: ShellyEmulator) -> None:
+    plug.component_name = "Filter Pump"
+    driver = ShellyDriver(device_for(plug))
+    try:
+        [entity] = await driver.refresh()
+        assert entity.name == "Filter Pump" and entity.entity_id == "switch.filter_pump"
+    finally:
+        await driver.close()
+
+
+async def test_follow_rereads_a_changed_config(plug: ShellyEmulator) -> None:
+    driver = ShellyDriver(device_for(plug))
+    seen: list[Entity] = []
+    task = asyncio.create_task(driver.follow(seen.append, min_backoff=0.05, max_backoff=0.2))
+    try:
+        await wait_for(lambda: plug.websocket_count == 1 and len(seen) == 1)
+        assert seen[0].name == "Pool Pump"
+        await plug.dispatch("Switch.SetConfig", {"id": 0, "config": {"name": "Filter Pump"}})  # the app
+        await wait_for(lambda: seen[-1].name == "Filter Pump")
+        assert seen[-1].entity_id == "switch.filter_pump"
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await driver.close()

@@ -45,6 +45,7 @@ class ShellyDriver:
         self._next_id = 0
         self._name = device.name
         self._ui_data: dict[str, Any] = {}
+        self._channel_names: dict[str, str] = {}  # "switch:1" -> its name in the Shelly app
         self._status: dict[str, dict[str, Any]] = {}  # "switch:0" -> its status, as last known
         self._entity_ids: dict[str, str] = {}  # entity_id -> component key
         self._reported: dict[str, Entity] = {}  # entity_id -> last entity follow() reported
@@ -56,11 +57,14 @@ class ShellyDriver:
     # -- Driver protocol -------------------------------------------------------------------
 
     async def refresh(self) -> list[Entity]:
-        config = await self.rpc("Sys.GetConfig")
-        self._name = config["device"].get("name") or self.device.name
+        config = await self.rpc("Shelly.GetConfig")
+        self._name = config["sys"]["device"].get("name") or self.device.name
         # Discovery knows it by its id ("shellyplus2pm-..."); people by the name they gave it.
         self.device.name = self._name[:MAX_NAME]
-        self._ui_data = config.get("ui_data") or {}
+        self._ui_data = config["sys"].get("ui_data") or {}
+        # A channel's own name in the Shelly app ("Pump" on relay 2) beats "<device> 2".
+        self._channel_names = {k: v["name"] for k, v in config.items()
+                               if ":" in k and isinstance(v, dict) and v.get("name")}
         self._status = _components(await self.rpc("Shelly.GetStatus"))
         if not self._status:
             raise DeviceError(f"{self._where()} has no switch or cover I know how to drive")
@@ -128,7 +132,7 @@ class ShellyDriver:
         for key, status in sorted(self._status.items()):
             kind, channel = key.split(":")
             several = sum(k.startswith(kind + ":") for k in self._status) > 1
-            name = f"{self._name} {int(channel) + 1}" if several else self._name
+            name = self._channel_names.get(key) or (f"{self._name} {int(channel) + 1}" if several else self._name)
             entity = self._entity(kind, name, status)
             self._entity_ids[entity.entity_id] = key
             entities.append(entity)
@@ -197,6 +201,8 @@ class ShellyDriver:
                 reply = msg.json()
                 if reply.get("id") == frame["id"]:
                     self._status = _components(self._result("Shelly.GetStatus", reply))
+                elif reply.get("method") == "NotifyStatus" and "cfg_rev" in reply["params"].get("sys", {}):
+                    await self.refresh()  # its config changed: a name may be new
                 elif reply.get("method") in ("NotifyStatus", "NotifyFullStatus"):
                     for key, part in reply.get("params", {}).items():
                         if key in self._status:
