@@ -129,3 +129,11 @@ async def test_faults_raise_device_error_quickly(strip: WledEmulator, fault: str
         assert strip.on is True
     finally:
         await driver.close()
+
+
+async def test_polls_read_state_and_info_without_the_lists(strip: WledEmulator, driver: WledDriver) -> None:
+    await driver.refresh()
+    await driver.call("light.deck_strip", "turn_on", {"effect": "Rainbow"})
+    [entity] = await driver.refresh()
+    assert entity.attributes["effect"] == "Rainbow"  # the names are still known
+    assert strip.requests == [("GET", "/json"), ("POST", "/json/state"), ("GET", "/json/si")]

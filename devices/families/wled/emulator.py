@@ -58,6 +58,7 @@ class WledEmulator(Emulator):
         self.presets_modified = 0  # unix time of the last preset save (info.fs.pmt)
         self._booted = time.time()
         self._sockets: set[web.WebSocketResponse] = set()
+        self.requests: list[tuple[str, str]] = []  # (method, path) of each JSON API call, for tests
         self.factory_state()
 
     def factory_state(self) -> None:
@@ -120,6 +121,7 @@ class WledEmulator(Emulator):
         }
 
     async def _get(self, request: web.Request) -> web.Response:
+        self.requests.append((request.method, request.path))
         part = request.match_info.get("part")
         documents: dict[str, Callable[[], Any]] = {
             "state": self.state, "info": self.info, "effects": lambda: EFFECTS,
@@ -139,6 +141,7 @@ class WledEmulator(Emulator):
     # -- updates ---------------------------------------------------------------------------
 
     async def _post_state(self, request: web.Request) -> web.Response:
+        self.requests.append((request.method, request.path))
         try:
             body = json.loads(await request.text())
         except ValueError:
