@@ -132,6 +132,17 @@ intents:
           - "(vacuum|hoover|clean) [the] (house|floor|floors|whole house|home)"
         slots:
           domain: vacuum
+  HassVacuumCleanArea:
+    data:
+      - sentences:
+          - "(have|let|tell|get|send) [the] {name} [to] (clean|vacuum|hoover) [the] {area}"
+          - "{name} (clean|vacuum|hoover) [the] {area}"
+        requires_context:
+          domain: vacuum
+      - sentences:
+          - "(have|let|tell|get|send) [the] <claw_vacuum> [to] (clean|vacuum|hoover) [the] {area}"
+        slots:
+          domain: vacuum
   HassVacuumReturnToBase:
     data:
       - sentences:
