@@ -136,4 +136,4 @@ async def test_polls_read_state_and_info_without_the_lists(strip: WledEmulator, 
     await driver.call("light.deck_strip", "turn_on", {"effect": "Rainbow"})
     [entity] = await driver.refresh()
     assert entity.attributes["effect"] == "Rainbow"  # the names are still known
-    assert strip.requests == [("GET", "/json"), ("POST", "/json/state"), ("GET", "/json/si")]
+    assert list(strip.requests) == [("GET", "/json"), ("POST", "/json/state"), ("GET", "/json/si")]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Self
 from xml.sax.saxutils import escape
@@ -153,7 +154,8 @@ class HueBridgeEmulator(Emulator):
         self.lights: dict[str, EmulatedLight] = {}
         self.groups: dict[str, EmulatedGroup] = {}
         self.users: dict[str, str] = {}  # username -> devicetype
-        self.requests: list[tuple[str, str, Any]] = []  # (method, path, json body) for tests
+        # (method, path, json body) of the latest calls, for tests (bounded: a demo runs for days)
+        self.requests: deque[tuple[str, str, Any]] = deque(maxlen=1000)
         self.listeners: list[Callable[[str], None]] = []  # told the id of each light that changes
         self._link_until = 0.0
         # A bridge with CLIP v2 runs a firmware that has it, and serves https (443 on a real one).

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+from collections import deque
 import json
 import time
 from collections.abc import Callable
@@ -58,7 +59,8 @@ class WledEmulator(Emulator):
         self.presets_modified = 0  # unix time of the last preset save (info.fs.pmt)
         self._booted = time.time()
         self._sockets: set[web.WebSocketResponse] = set()
-        self.requests: list[tuple[str, str]] = []  # (method, path) of each JSON API call, for tests
+        # (method, path) of the latest JSON API calls, for tests (bounded: a demo runs for days)
+        self.requests: deque[tuple[str, str]] = deque(maxlen=1000)
         self.factory_state()
 
     def factory_state(self) -> None:
