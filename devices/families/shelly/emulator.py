@@ -31,6 +31,8 @@ VERSION = "1.4.4"
 # Model code -> the app name Shelly reports for it; the default model per kind.
 APPS = {"SNPL-00112EU": "PlugS", "SNSW-102P16EU": "Plus2PM", "S3SH-0A2P4EU": "MiniShutterG3"}
 DEFAULT_MODELS = {"switch": "SNPL-00112EU", "cover": "SNSW-102P16EU"}
+ACTIONS = {"switch": ("GetStatus", "Set", "Toggle"),
+           "cover": ("GetStatus", "Open", "Close", "Stop", "GoToPosition")}
 VOLTAGE = 230.4
 COVER_MOTOR_W = 95.0  # what a shutter motor draws while it moves
 
@@ -99,7 +101,9 @@ class ShellyEmulator(Emulator):
         self._peers: dict[web.WebSocketResponse, list[Any]] = {}
         self._reported: dict[str, Any] = {}  # component status as last pushed to sockets
         self._reported_cfg_rev = self.cfg_rev
-        self._rpc = self._handlers()
+        methods = self._methods()
+        self._rpc_names = list(methods)
+        self._rpc = {name.lower(): handler for name, handler in methods.items()}  # case-blind, like the firmware
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -202,38 +206,28 @@ class ShellyEmulator(Emulator):
         await self.push_changes()
         return result
 
-    def _handlers(self) -> dict[str, Any]:
-        """Method name (lower case: the firmware ignores case) -> handler(params, source)."""
-        handlers: dict[str, Any] = {
-            "shelly.getdeviceinfo": lambda p, s: self._device_info(),
-            "shelly.getstatus": lambda p, s: self._full_status(),
-            "shelly.getconfig": lambda p, s: self._full_config(),
-            "shelly.getcomponents": self._get_components,
-            "shelly.listmethods": lambda p, s: {"methods": sorted(self._method_names())},
-            "sys.getconfig": lambda p, s: self._sys_config(),
-            "sys.getstatus": lambda p, s: self._sys_status(),
-            "sys.setconfig": self._sys_setconfig,
-            "wifi.getstatus": lambda p, s: self._wifi_status(),
-            f"{self.kind}.getconfig": lambda p, s: self._component_config(),
-            f"{self.kind}.setconfig": self._component_setconfig,
+    def _methods(self) -> dict[str, Any]:
+        """Method name, as the firmware spells it in Shelly.ListMethods -> handler(params, source)."""
+        kind = self.kind.capitalize()
+        methods: dict[str, Any] = {
+            "Shelly.GetDeviceInfo": lambda p, s: self._device_info(),
+            "Shelly.GetStatus": lambda p, s: self._full_status(),
+            "Shelly.GetConfig": lambda p, s: self._full_config(),
+            "Shelly.GetComponents": self._get_components,
+            "Shelly.ListMethods": lambda p, s: {"methods": sorted(self._rpc_names)},
+            "Sys.GetConfig": lambda p, s: self._sys_config(),
+            "Sys.GetStatus": lambda p, s: self._sys_status(),
+            "Sys.SetConfig": self._sys_setconfig,
+            "Wifi.GetStatus": lambda p, s: self._wifi_status(),
+            f"{kind}.GetConfig": lambda p, s: self._component_config(),
+            f"{kind}.SetConfig": self._component_setconfig,
         }
-        for name in dir(self):  # _switch_set -> switch.set, _cover_gotoposition -> cover.gotoposition
-            if name.startswith(f"_{self.kind}_"):
-                handlers[f"{self.kind}.{name[len(self.kind) + 2:]}"] = getattr(self, name)
+        for verb in ACTIONS[self.kind]:  # "GoToPosition" -> self._cover_gotoposition
+            methods[f"{kind}.{verb}"] = getattr(self, f"_{self.kind}_{verb.lower()}")
         if self.inputs:
-            handlers["input.getstatus"] = lambda p, s: self._input_status(p.get("id", 0))
-            handlers["input.getconfig"] = lambda p, s: shapes.input_config(p.get("id", 0))
-        return handlers
-
-    def _method_names(self) -> list[str]:
-        spelled = {"getdeviceinfo": "GetDeviceInfo", "getstatus": "GetStatus", "getconfig": "GetConfig",
-                   "setconfig": "SetConfig", "getcomponents": "GetComponents", "listmethods": "ListMethods",
-                   "gotoposition": "GoToPosition"}
-        names = []
-        for key in self._rpc:
-            component, verb = key.split(".")
-            names.append(f"{component.capitalize()}.{spelled.get(verb, verb.capitalize())}")
-        return names
+            methods["Input.GetStatus"] = lambda p, s: self._input_status(p.get("id", 0))
+            methods["Input.GetConfig"] = lambda p, s: shapes.input_config(p.get("id", 0))
+        return methods
 
     def _device_info(self) -> dict[str, Any]:
         info = {
