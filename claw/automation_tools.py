@@ -111,7 +111,10 @@ class AutomationChat:
         if caller.role != "owner" and routine.secure:
             names = ", ".join(routine.changes[e] for e in routine.secure)
             return TurnResult(f"Only the owner can run \"{routine.name}\": it changes the {names}.", [], BACKEND)
-        result = await self.scheduler.run(routine, "chat", check_conditions=False)
+        result = await self.scheduler.run_now(routine, "chat")
+        if result.get("background"):
+            return TurnResult(f"{routine.name.capitalize()}: started. It has waits, so it finishes on its "
+                              "own; I'll tell you if something fails.", [], BACKEND)
         actions = [Action(r["tool"], r["args"], r["result"], r["ok"]) for r in result["results"]]
         return TurnResult(f"{routine.name.capitalize()}: " + " ".join(a.result for a in actions), actions, BACKEND)
 

@@ -67,8 +67,9 @@ def router(scheduler: Scheduler, caller: Caller) -> APIRouter:
 
     @api.post("/{automation_id}/run")
     async def run(automation_id: AutomationId) -> dict[str, Any]:
-        """Run its actions now, whatever its trigger and conditions say."""
+        """Run its actions now, whatever its trigger and conditions say (one with waits runs
+        in the background: `"background": true`, its results in its run log)."""
         a = found(automation_id)
-        return await scheduler.run(a, "manual", check_conditions=False)
+        return await scheduler.run_now(a, "manual")
 
     return api

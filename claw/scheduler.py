@@ -444,13 +444,23 @@ class Scheduler:
         ok = all(r["ok"] for r in results)
         finished = self.clock.now()
         run_id = self._log_run(a, why, scheduled, started, finished, ok, results, "")
-        said = "; ".join(r["result"] for r in results)
+        said = " ".join(r["result"] for r in results)
         if not ok:
             self.tell(f"automation:{a.id}:{run_id}", f"The automation \"{a.name}\" ran, and not all went "
                       f"well: {said}")
-        elif a.secure and why != "manual":
+        elif a.secure and why not in ("manual", "chat"):  # asked for now: the answer tells them
             self.tell(f"automation:{a.id}:{run_id}", f"The automation \"{a.name}\" ran: {said}")
         return {"ran": True, "id": run_id, "ok": ok, "results": results}
+
+    async def run_now(self, a: Automation, why: str) -> dict[str, Any]:
+        """Run on request, whatever the trigger and conditions say; one with wait steps runs
+        in the background (a chat or an HTTP request does not hang for its minutes)."""
+        if any(step.wait for step in a.actions):
+            self._spawn(self.run(a, why, check_conditions=False))
+            return {"ran": True, "background": True, "results": [],
+                    "note": f"It has waits, so it runs in the background; GET /api/automations/{a.id} "
+                            "shows the results."}
+        return await self.run(a, why, check_conditions=False)
 
     async def _devices_found(self, a: Automation) -> None:
         """Right after a start, the devices a caught-up run changes may not be discovered yet."""
@@ -465,7 +475,8 @@ class Scheduler:
         assert task is not None
         self._napping[task] = until = self.clock.now() + seconds
         try:
-            await self.clock.wait(until, asyncio.Event())
+            while self.clock.now() < until:  # a clock may wake early (the system one re-reads itself)
+                await self.clock.wait(until, asyncio.Event())
         finally:
             del self._napping[task]
 

@@ -166,6 +166,15 @@ async def test_a_motion_trigger_after_dark_turns_a_light_on_for_five_minutes(cla
         assert not small.light("Floor Lamp").on
         runs = service.scheduler.runs(1)
         assert [(r["why"], r["ok"], len(r["results"])) for r in runs] == [("state", True, 2)]
+        # Run by hand: it has a wait, so the request does not hang for five minutes.
+        r = await api.post("/api/automations/1/run", json={})
+        assert r.json()["background"] is True
+        await service.scheduler.settle()
+        await service.home.settle()
+        assert small.light("Floor Lamp").on
+        await at(service, clock, night.replace(minute=10, second=2))
+        assert not small.light("Floor Lamp").on
+        assert service.scheduler.runs(1)[0]["why"] == "manual"
 
 
 async def test_a_state_held_for_minutes_triggers_only_if_it_held(claw_home):
