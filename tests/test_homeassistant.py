@@ -254,3 +254,140 @@ async def test_emulator_speaks_the_websocket_protocol(emu: HomeAssistantEmulator
         async with session.get(f"{emu.url}/api/states/lock.nope",
                                headers={"Authorization": f"Bearer {TOKEN}"}) as resp:
             assert resp.status == 404
+
+
+@pytest.fixture
+async def house() -> AsyncIterator[HomeAssistantEmulator]:
+    """A Home Assistant whose registries place things as an owner would have set them up."""
+    async with HomeAssistantEmulator(token=TOKEN) as emulator:
+        reg = emulator.registries
+        reg.area("Kitchen", floor="Ground Floor", aliases=["cookhouse"])
+        reg.area("Study", floor="First Floor")
+        hub = reg.device("Kitchen Hub", area="Kitchen")
+        emulator.add_entity("light.ceiling", "off", {"friendly_name": "Kitchen Ceiling"}, device=hub)
+        # its own area wins over its device's
+        emulator.add_entity("light.lamp", "off", {"friendly_name": "Desk Lamp"}, device=hub, area="Study",
+                            aliases=["reading light"])
+        emulator.add_entity("sensor.outside", "4.5", {"friendly_name": "Outside"})  # in no registry area
+        emulator.add_entity("vacuum.robot", "docked", {"friendly_name": "Robot"}, area="Study")
+        emulator.add_entity("valve.main", "open", {"friendly_name": "Main Valve", "current_position": 100,
+                                                   "supported_features": 15})
+        emulator.add_entity("todo.shopping_list", "", {"friendly_name": "Shopping List",
+                                                       "items": [{"summary": "milk"}]})
+        yield emulator
+
+
+async def test_areas_floors_and_aliases_come_from_the_registries(house: HomeAssistantEmulator) -> None:
+    drv = make_driver(device_for(house), TOKEN)
+    try:
+        entities = {e.entity_id: e for e in await drv.refresh()}
+    finally:
+        await drv.close()
+    ceiling, lamp, outside = entities["light.ceiling"], entities["light.lamp"], entities["sensor.outside"]
+    assert (ceiling.area, ceiling.floor, ceiling.aliases) == ("Kitchen", "Ground Floor", [])  # by its device
+    assert (lamp.area, lamp.floor, lamp.aliases) == ("Study", "First Floor", ["reading light"])
+    assert (outside.area, outside.floor) == (None, None)
+    assert "area" not in ceiling.attributes
+    assert "config/entity_registry/get_entries" in house.commands_seen
+
+
+async def test_a_registry_change_is_followed(house: HomeAssistantEmulator) -> None:
+    drv = make_driver(device_for(house), TOKEN)
+    changes: asyncio.Queue[Entity] = asyncio.Queue()
+    await drv.refresh()
+    follower = asyncio.create_task(drv.follow(changes.put))
+    try:
+        await house.wait_for_subscribers(1)
+        house.update_registry("entity", "light.ceiling", area_id="study", aliases=["big light"])
+        moved = await _next(changes)
+        assert (moved.entity_id, moved.area, moved.floor, moved.aliases) == (
+            "light.ceiling", "Study", "First Floor", ["big light"])
+        house.update_registry("area", "study", floor_id=None)  # the owner takes the study off its floor
+        seen = {(await _next(changes)).entity_id for _ in range(3)}
+        assert seen == {"light.ceiling", "light.lamp", "vacuum.robot"}
+        assert (await drv.refresh())[0].floor is None
+    finally:
+        follower.cancel()
+        await asyncio.gather(follower, return_exceptions=True)
+        await drv.close()
+
+
+async def test_todo_lists_vacuums_and_valves(house: HomeAssistantEmulator) -> None:
+    drv = make_driver(device_for(house), TOKEN)
+    try:
+        entities = {e.entity_id: e for e in await drv.refresh()}
+        shopping = entities["todo.shopping_list"]
+        assert (shopping.state, shopping.attributes["items"]) == ("1", [{"summary": "milk", "status": "needs_action"}])
+        assert shopping.services == {"add_item", "update_item", "remove_item"}
+        assert entities["vacuum.robot"].services == {"start", "pause", "stop", "return_to_base", "locate",
+                                                     "clean_area"}
+
+        await drv.call("todo.shopping_list", "add_item", {"item": "bread"})
+        await drv.call("todo.shopping_list", "update_item", {"item": "milk", "status": "completed"})
+        items = {e.entity_id: e for e in await drv.refresh()}["todo.shopping_list"].attributes["items"]
+        assert items == [{"summary": "milk", "status": "completed"}, {"summary": "bread", "status": "needs_action"}]
+        await drv.call("todo.shopping_list", "remove_item", {"item": "milk"})
+        assert [i["summary"] for i in house.todo_items["todo.shopping_list"]] == ["bread"]
+        with pytest.raises(DeviceError, match="refused todo.remove_item"):
+            await drv.call("todo.shopping_list", "remove_item", {"item": "cheese"})
+
+        # Claw names the area; HA gets its id (by name or alias, in any case).
+        await drv.call("vacuum.robot", "clean_area", {"area": "COOKHOUSE"})
+        assert house.service_calls[-1] == ("vacuum", "clean_area",
+                                           {"cleaning_area_id": ["kitchen"], "entity_id": "vacuum.robot"})
+        assert house.states["vacuum.robot"]["state"] == "cleaning"
+        with pytest.raises(DeviceError, match="has no area called 'Attic'"):
+            await drv.call("vacuum.robot", "clean_area", {"area": "Attic"})
+        for service, state in (("pause", "paused"), ("stop", "idle"), ("locate", "idle"),
+                               ("return_to_base", "returning")):
+            await drv.call("vacuum.robot", service, {})
+            assert house.states["vacuum.robot"]["state"] == state, service
+
+        await drv.call("valve.main", "close_valve", {})
+        assert (house.states["valve.main"]["state"], house.states["valve.main"]["attributes"]["current_position"]) == (
+            "closed", 0)
+        await drv.call("valve.main", "open_valve", {})
+        assert house.states["valve.main"]["attributes"]["current_position"] == 100
+    finally:
+        await drv.close()
+
+
+async def test_while_following_commands_and_refreshes_read_nothing_back(house: HomeAssistantEmulator) -> None:
+    drv = make_driver(device_for(house), TOKEN)
+    changes: list[Entity] = []
+    await drv.refresh()
+    follower = asyncio.create_task(drv.follow(changes.append))
+    try:
+        await house.wait_for_subscribers(1)
+        async with asyncio.timeout(5):  # caught up
+            while drv._live is None:
+                await asyncio.sleep(0.01)
+        before = list(house.requests_seen)
+        await drv.call("light.lamp", "turn_on", {"brightness": 200})
+        # the change reached Claw before the command returned, from HA's answer
+        assert [(e.entity_id, e.state, e.attributes["brightness"]) for e in changes] == [("light.lamp", "on", 200)]
+        lamp = {e.entity_id: e for e in await drv.refresh()}["light.lamp"]
+        assert lamp.state == "on"
+        assert (await drv.refresh_entity("light.lamp")).state == "on"
+        assert house.requests_seen[len(before):] == ["POST /api/services/light/turn_on"]
+    finally:
+        follower.cancel()
+        await asyncio.gather(follower, return_exceptions=True)
+        await drv.close()
+
+
+async def test_refresh_entity_reads_one_state(house: HomeAssistantEmulator) -> None:
+    drv = make_driver(device_for(house), TOKEN)
+    try:
+        await drv.refresh()
+        house.set_state("light.lamp", "on", {"brightness": 10})
+        before = len(house.requests_seen)
+        lamp = await drv.refresh_entity("light.lamp")
+        assert (lamp.state, lamp.attributes["brightness"], lamp.area) == ("on", 10, "Study")
+        assert house.requests_seen[before:] == ["GET /api/states/light.lamp"]
+        await drv.call("todo.shopping_list", "add_item", {"item": "tea"})
+        house.set_items("todo.shopping_list", [])  # emptied in HA meanwhile
+        shopping = await drv.refresh_entity("todo.shopping_list")
+        assert (shopping.state, shopping.attributes["items"]) == ("0", [])
+    finally:
+        await drv.close()

@@ -160,6 +160,18 @@ class HomeAssistantDriver:
         self._reported.update((e.entity_id, e) for e in entities)
         return entities
 
+    async def refresh_entity(self, entity_id: str) -> Entity:
+        """One entity, read back after a command: while following, from the followed copy
+        (HA's answer to the command is in it already); otherwise its state (and a to-do
+        list's items) read again, not every state HA has."""
+        if self._live is None:
+            self._take(await self._request("GET", f"/api/states/{entity_id}"))
+            if entity_id.startswith("todo."):
+                self._items.update(await self._todo_items([entity_id]))
+        entity = self._entity(entity_id)
+        self._reported[entity_id] = entity
+        return entity
+
     async def _read_house(self, sock: HaSocket, states: list[dict[str, Any]]) -> None:
         """Take HA's states, and read where they are and what is on the to-do lists."""
         self._known = {s["entity_id"]: s for s in states if self.mirrors(s["entity_id"])}

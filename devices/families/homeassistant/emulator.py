@@ -81,6 +81,7 @@ class HomeAssistantEmulator(Emulator):
         self.service_calls: list[tuple[str, str, dict[str, Any]]] = []
         self.websocket_connects = 0  # authenticated connections, ever
         self.commands_seen: list[str] = []  # every WebSocket command type, in order
+        self.requests_seen: list[str] = []  # every REST request, as "GET /api/states"
         self._connections: set[_Connection] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -276,6 +277,7 @@ class HomeAssistantEmulator(Emulator):
     async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
         # The WebSocket API authenticates inside the socket instead.
         if request.path != "/api/websocket":
+            self.requests_seen.append(f"{request.method} {request.path}")
             self.credentials_seen.append(request.headers.get("Authorization", ""))
             if request.headers.get("Authorization") != f"Bearer {self.token}":
                 return web.Response(status=401, text="401: Unauthorized")
