@@ -1,6 +1,7 @@
 """WLED: the driver (aiohttp, JSON API) against the emulator on loopback."""
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -9,7 +10,7 @@ import pytest
 
 from devices.colors import kelvin_to_rgb
 from devices.families.wled.emulator import EFFECTS, WledEmulator
-from devices.model import Device, DeviceError
+from devices.model import Device, DeviceError, Entity
 from devices.families.wled.driver import WledDriver
 
 
@@ -137,3 +138,31 @@ async def test_polls_read_state_and_info_without_the_lists(strip: WledEmulator, 
     [entity] = await driver.refresh()
     assert entity.attributes["effect"] == "Rainbow"  # the names are still known
     assert list(strip.requests) == [("GET", "/json"), ("POST", "/json/state"), ("GET", "/json/si")]
+
+
+async def wait_for(predicate, timeout: float = 3.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def test_follow_reports_pushed_changes_and_survives_a_dropped_socket(strip: WledEmulator,
+                                                                           driver: WledDriver) -> None:
+    seen: list[Entity] = []
+    task = asyncio.create_task(driver.follow(seen.append, min_backoff=0.05, max_backoff=0.2))
+    try:
+        await wait_for(lambda: strip.info()["ws"] == 1 and len(seen) == 1)
+        assert seen[0].state == "off"
+        async with aiohttp.ClientSession() as http:  # the WLED app changes the strip
+            async with http.post(strip.url + "/json/state", json={"on": True, "bri": 51}) as resp:
+                assert resp.status == 200
+        await wait_for(lambda: seen[-1].state == "on" and seen[-1].attributes["brightness"] == 51)
+
+        await strip.drop_websockets()
+        strip.apply({"seg": [{"col": [[0, 0, 255]]}]})  # while we are away
+        await wait_for(lambda: seen[-1].attributes["rgb_color"] == [0, 0, 255])
+        assert strip.info()["ws"] == 1
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -1,22 +1,32 @@
 """WLED LED controllers over the JSON API: one `light` entity per controller (its main segment).
 
 Why Claw's own client and not python-wled (Home Assistant's library, which tests use as the
-referee of the emulator): Claw exposes one light per controller, with no segments, presets or
-push, and that is three small JSON calls; python-wled also speaks only to port 80
-(`URL.build(..., port=80)` for HTTP and /ws), so it could not reach a controller announced on
-any other port, as every emulated one is. Revisit if Claw exposes segments, presets or /ws.
+referee of the emulator): Claw exposes one light per controller, with no segments or presets,
+and follows its `/ws` push; that is three small JSON calls and one WebSocket. python-wled
+speaks only to port 80 (`URL.build(..., port=80)` for HTTP and /ws), so it could not reach a
+controller announced on any other port, as every emulated one is. Revisit if Claw exposes
+segments or presets.
 
 The first read takes `/json` (with the effect names); later polls take `/json/si` (state and
 info, no lists), and the effect list again only when the firmware's effect count changes.
+`follow()` keeps `/ws` open: WLED sends `{"state", "info"}` on connect and after every change.
 """
 from __future__ import annotations
 
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+import aiohttp
 
 from devices.colors import color_name_target, kelvin_to_rgb
 from devices.http import DeviceHttp
 from devices.model import Device, DeviceError, Entity
 from devices.names import slug
+
+log = logging.getLogger(__name__)
 
 SERVICES = {"turn_on", "turn_off", "toggle"}
 TURN_ON_KEYS = {"brightness_pct", "brightness", "rgb_color", "color_name", "color_temp_kelvin", "effect"}
@@ -30,6 +40,7 @@ class WledDriver:
         self._name = device.name
         self._effects: list[str] = []
         self.entity_id = ""
+        self._reported: Entity | None = None  # what follow() last reported
 
     @property
     def base_url(self) -> str:
@@ -61,6 +72,47 @@ class WledDriver:
 
     async def close(self) -> None:
         await self._http.close()
+
+    # -- push ------------------------------------------------------------------------------
+
+    async def follow(self, on_change: Callable[[Entity], Awaitable[None] | None],
+                     min_backoff: float = 0.5, max_backoff: float = 5.0) -> None:
+        """Report every change of the strip to `on_change` until cancelled, from its /ws.
+
+        Each (re)connect starts with the full state, so changes missed while it was down are
+        reported too; reconnects back off from min to max_backoff.
+        """
+        delay = min_backoff
+        while True:
+            try:
+                await self._follow_once(on_change)
+                log.info("%s closed its WebSocket; reconnecting", self._where())
+                delay = min_backoff
+            except DeviceError as exc:
+                log.warning("%s; retrying in %g s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_backoff)
+
+    async def _follow_once(self, on_change: Callable[[Entity], Awaitable[None] | None]) -> None:
+        if not self.entity_id:
+            await self.refresh()  # first, so that errors below name the strip by its own name
+        url = self.base_url.replace("http://", "ws://", 1) + "/ws"
+        ws_timeout = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=self._http.timeout)
+        async with self._http.reaching(self._where(), lost=True) as session, \
+                session.ws_connect(url, heartbeat=30, timeout=ws_timeout) as ws:
+            async for msg in ws:
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    break
+                doc = msg.json()
+                if not isinstance(doc, dict) or "state" not in doc:
+                    continue  # a busy controller sends {"error": ...} instead of its state
+                self._name = (doc.get("info") or {}).get("name") or self._name
+                entity = self._entity(doc["state"])
+                if entity != self._reported:
+                    self._reported = entity
+                    result = on_change(entity)
+                    if inspect.isawaitable(result):
+                        await result
 
     # -- translation -----------------------------------------------------------------------
 

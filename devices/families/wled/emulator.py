@@ -58,7 +58,7 @@ class WledEmulator(Emulator):
         self.presets: dict[str, Any] = copy.deepcopy(PRESETS)
         self.presets_modified = 0  # unix time of the last preset save (info.fs.pmt)
         self._booted = time.time()
-        self._sockets: set[web.WebSocketResponse] = set()
+        self._sockets: dict[web.WebSocketResponse, web.Request] = {}  # open /ws clients
         # (method, path) of the latest JSON API calls, for tests (bounded: a demo runs for days)
         self.requests: deque[tuple[str, str]] = deque(maxlen=1000)
         self.factory_state()
@@ -157,7 +157,7 @@ class WledEmulator(Emulator):
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        self._sockets.add(ws)
+        self._sockets[ws] = request
         try:
             await ws.send_json({"state": self.state(), "info": self.info()})
             async for msg in ws:
@@ -168,8 +168,15 @@ class WledEmulator(Emulator):
                     self.apply(body)
                     await self.push()  # every client, this one included, hears the new state
         finally:
-            self._sockets.discard(ws)
+            self._sockets.pop(ws, None)
         return ws
+
+    async def drop_websockets(self) -> None:
+        """Cut every /ws client without a close frame, as a Wi-Fi drop or a reboot would."""
+        for request in list(self._sockets.values()):
+            if request.transport is not None:
+                request.transport.abort()
+        self._sockets.clear()
 
     async def push(self) -> None:
         """Send the state and info to every WebSocket client, as the firmware does on a change."""
