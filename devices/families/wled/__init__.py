@@ -1,4 +1,4 @@
-"""WLED light strips: its JSON API over HTTP."""
+"""WLED light strips: its JSON API over HTTP, changes pushed over its WebSocket."""
 from typing import Mapping
 
 from devices.family import Family, HouseContext, MdnsMatch
@@ -19,7 +19,7 @@ def _driver(device: Device, props: Mapping[str, str]) -> WledDriver:
 
 FAMILY = Family(
     name="wled", nouns=("WLED light strip", "WLED light strips"),
-    library="Claw's own client of WLED's JSON API (aiohttp)",
+    library="Claw's own client of WLED's JSON API and its /ws push (aiohttp): python-wled speaks only to port 80",
     mdns=(MdnsMatch("_wled._tcp.local.", uid="mac"),),
     serves=frozenset({"light"}),  # a light is Hue's unless the home file says `via: wled`
     make_driver=_driver,
