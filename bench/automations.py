@@ -59,7 +59,7 @@ async def book(tmp: Path, clock: ShiftedClock) -> Scheduler:
     registry = ToolRegistry()
     executor = Executor(registry, home)
     home_tools.register(registry, executor, home)
-    return Scheduler(store, home, executor, registry, lambda key, text: None, clock=clock)
+    return Scheduler(store, home, executor, registry, lambda *told, **when: True, clock=clock)
 
 
 def spec(at: str, n: int) -> dict:

@@ -44,7 +44,8 @@ DISCOVERY_WAIT = 30.0
 NOT_ACTIONS = {"create_automation", "list_automations", "pause_automation", "resume_automation",
                "delete_automation", "run_routine", "house_history"}
 
-Tell = Callable[[str, str], Any]  # (idempotency key, text) -> told the owner
+# Alerts.tell: (channel, chat id, idempotency key, text, when=...); channel "" is the owner.
+Tell = Callable[..., Any]
 
 
 class Clock(Protocol):
@@ -445,11 +446,12 @@ class Scheduler:
         finished = self.clock.now()
         run_id = self._log_run(a, why, scheduled, started, finished, ok, results, "")
         said = " ".join(r["result"] for r in results)
+        key = f"automation:{a.id}:{run_id}"
         if not ok:
-            self.tell(f"automation:{a.id}:{run_id}", f"The automation \"{a.name}\" ran, and not all went "
-                      f"well: {said}")
+            self.tell("", "", key, f"The automation \"{a.name}\" ran, and not all went well: {said}",
+                      when=finished)
         elif a.secure and why not in ("manual", "chat"):  # asked for now: the answer tells them
-            self.tell(f"automation:{a.id}:{run_id}", f"The automation \"{a.name}\" ran: {said}")
+            self.tell("", "", key, f"The automation \"{a.name}\" ran: {said}", when=finished)
         return {"ran": True, "id": run_id, "ok": ok, "results": results}
 
     async def run_now(self, a: Automation, why: str) -> dict[str, Any]:

@@ -73,7 +73,8 @@ class Claw:
         where = config.location
         self.scheduler = Scheduler(
             self.store, self.home, self.executor, self.registry,
-            lambda key, text: self.alerts.tell("", "", key, text),  # quiet hours: silent, still done
+            # Alerts.tell (made below): in quiet hours the owner hears it silently; actions still run.
+            lambda *told, **when: self.alerts.tell(*told, **when),
             Location(where.latitude, where.longitude, where.timezone) if where.known else None)
         fastpath = FastPath(self.home, self.executor, config.agent.language,
                             has_model=lambda: self.router.cloud is not None or self.router.local is not None)

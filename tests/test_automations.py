@@ -57,10 +57,11 @@ class ManualClock:
 
 
 @contextlib.asynccontextmanager
-async def house(claw_home: Path, clock: ManualClock, located: bool = True, confirm_timeout: float = 10.0
-                ) -> AsyncIterator[tuple[httpx.AsyncClient, SmallHome, Claw]]:
+async def house(claw_home: Path, clock: ManualClock, located: bool = True, confirm_timeout: float = 10.0,
+                quiet_hours: str = "") -> AsyncIterator[tuple[httpx.AsyncClient, SmallHome, Claw]]:
     config = make_config(claw_home)
     config.agent.confirm_timeout = confirm_timeout
+    config.alerts.quiet_hours = quiet_hours
     if located:
         config.location = LocationConfig(47.37, 8.54, "Europe/Zurich")
     service = Claw(config)
@@ -226,7 +227,10 @@ async def test_a_restart_runs_a_missed_run_within_the_grace_period_once_and_skip
 
 async def test_a_security_action_is_approved_once_at_creation_then_runs_and_tells_the_owner(claw_home):
     clock = ManualClock(MONDAY.replace(hour=20))
-    async with house(claw_home, clock) as (api, small, service):
+    # Quiet for the minute from 23:00 in Zurich, in the machine's own time (which quiet hours read).
+    hour = MONDAY.replace(hour=23).astimezone().hour
+    quiet = f"{hour:02d}:00-{hour:02d}:01"
+    async with house(claw_home, clock, quiet_hours=quiet) as (api, small, service):
         await ha_state(service, small, "lock.front_door", "unlocked")
         web = service.channels.subscribe("web")
         asked = await say(api, "every night at 11 lock the front door")
@@ -245,6 +249,7 @@ async def test_a_security_action_is_approved_once_at_creation_then_runs_and_tell
         assert small.ha.states["lock.front_door"]["state"] == "locked"
         told = await next_item(web)
         assert told.text == 'The automation "every night at 11 lock the front door" ran: Locked the Front Door.'
+        assert told.options["silent"] is True  # quiet hours: told without a sound, and done all the same
         assert service.confirmations.pending() == []  # nobody was asked at 23:00
 
 
