@@ -1,5 +1,6 @@
-"""Home Assistant as a bridge: every entity it knows, mirrored over its REST and WebSocket APIs.
-The House makes the driver itself: it needs the owner's token, pinned to the instance."""
+"""Home Assistant as a bridge: every entity it knows, mirrored over its REST and WebSocket APIs,
+placed by its registries (areas, floors, aliases). The House makes the driver itself: it needs
+the owner's token, pinned to the instance."""
 from devices.family import Family, HouseContext, MdnsMatch
 
 from devices.families.homeassistant.driver import DOMAIN_SERVICES
@@ -13,7 +14,7 @@ def _emulation(house: HouseContext):
 
 FAMILY = Family(
     name="home_assistant", nouns=("Home Assistant", "Home Assistants"),
-    library="Claw's own client of HA's REST and WebSocket APIs (aiohttp)",
+    library="Claw's own client of HA's REST and WebSocket APIs (aiohttp); emulator refereed by hass-client",
     mdns=(MdnsMatch("_home-assistant._tcp.local.", uid="uuid"),),
     serves=frozenset(DOMAIN_SERVICES),
     claims=lambda domain, name, area: True,  # asked last: whatever no other family serves
