@@ -32,6 +32,7 @@ from claw.fastpath_compound import understand_parts
 from claw.fastpath_questions import Question, Questions, picked, question_text
 from claw.fastpath_reply import Replies, view
 from claw.fastpath_sentences import HOUSE_QUESTIONS, merged
+from claw.fastpath_typos import fixed
 from claw.rooms import chat_room, set_chat_room
 from claw.tools import Caller
 from devices.home import Home, normalize
@@ -119,7 +120,8 @@ class FastPath:
         self.replies = Replies(responses, home)
         self._lists_key: tuple[Any, ...] | None = None
         self._lists: dict[str, TextSlotList] = {}
-        self._known_words: set[str] = set()
+        self._known_words: set[str] = set()  # word stems of device names
+        self._house_words: set[str] = set()  # every word of a device, room or floor name
         self.understand("turn on the lamp in the kitchen")  # parse every template now, not on the first message
 
     async def __call__(self, text: str, caller: Caller, area: str | None = None) -> TurnResult | None:
@@ -134,6 +136,9 @@ class FastPath:
             if chosen is not None:
                 return await self._act([_from_answer(question, chosen)], caller)
         command = self.understand(text, room)
+        if command is None:
+            text = fixed(text, self._house_words)
+            command = self.understand(text, room)
         if command is not None:
             return await self._act([command], caller)
         parts = understand_parts(text, lambda piece, like: self._understand_piece(piece, room, like))
@@ -406,6 +411,8 @@ class FastPath:
             "floor": TextSlotList.from_tuples(floors, allow_template=False, name="floor"),
         }
         self._known_words = set().union(*(_stems(t) for e in entities for t in (e.name, *e.aliases)))
+        spoken = [*(t for e in entities for t in (e.name, *e.aliases)), *(t for t, _ in areas), *self.home.floors()]
+        self._house_words = {w for t in spoken for w in normalize(t).split()}
         self._lists_key = key
         return self._lists
 
