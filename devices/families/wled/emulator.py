@@ -20,7 +20,7 @@ from collections import deque
 import json
 import time
 from collections.abc import Callable
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
 
