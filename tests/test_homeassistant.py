@@ -391,3 +391,39 @@ async def test_refresh_entity_reads_one_state(house: HomeAssistantEmulator) -> N
         assert (shopping.state, shopping.attributes["items"]) == ("0", [])
     finally:
         await drv.close()
+
+
+async def test_a_home_assistant_without_floors_still_places_its_areas() -> None:
+    # HA before 2024.4 has no floor registry: its areas are on no floor, and the rest works
+    async with HomeAssistantEmulator(token=TOKEN, commands={
+            "get_states", "subscribe_events", "config/area_registry/list", "config/device_registry/list",
+            "config/entity_registry/get_entries"}) as old:
+        old.add_entity("light.ceiling", "off", {"friendly_name": "Kitchen Ceiling"}, area="Kitchen")
+        drv = make_driver(device_for(old), TOKEN)
+        try:
+            ceiling = (await drv.refresh())[0]
+        finally:
+            await drv.close()
+        assert (ceiling.area, ceiling.floor) == ("Kitchen", None)
+        assert "config/floor_registry/list" in old.commands_seen
+
+
+async def test_offline_drops_the_followed_socket_and_refresh_reads_again(house: HomeAssistantEmulator) -> None:
+    drv = HomeAssistantDriver(device_for(house), TOKEN, timeout=0.5)
+    follower = asyncio.create_task(drv.follow(lambda e: None, min_backoff=0.05, max_backoff=0.1))
+    try:
+        await house.wait_for_subscribers(1)
+        house.fail = "offline"
+        async with asyncio.timeout(5):
+            while house.subscriber_count:
+                await asyncio.sleep(0.02)
+        # no longer following: the cached copy is not passed off as HA's state
+        with pytest.raises(DeviceError, match="can't reach Home Assistant"):
+            await drv.refresh()
+        house.fail = None
+        await house.wait_for_subscribers(1)
+        assert {e.entity_id for e in await drv.refresh()} >= {"light.lamp", "todo.shopping_list"}
+    finally:
+        follower.cancel()
+        await asyncio.gather(follower, return_exceptions=True)
+        await drv.close()

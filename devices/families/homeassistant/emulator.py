@@ -53,8 +53,9 @@ class _Connection:
     """One WebSocket client; everything it is sent goes through one queue so that a
     subscription's `result` always precedes its events."""
 
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    def __init__(self, ws: web.WebSocketResponse, request: web.Request) -> None:
         self.ws = ws
+        self.request = request
         self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         # subscription id -> ("events", event type or "*") | ("entities", ids) | ("todo", entity id)
         self.subscriptions: dict[int, tuple[str, Any]] = {}
@@ -69,7 +70,9 @@ class _Connection:
 
 class HomeAssistantEmulator(Emulator):
     def __init__(self, host: str = "127.0.0.1", port: int = 0, token: str = "claw-test-token",
-                 instance_uuid: str = "", location_name: str = "Home") -> None:
+                 instance_uuid: str = "", location_name: str = "Home",
+                 commands: Iterable[str] | None = None) -> None:
+        self._connections: set[_Connection] = set()
         super().__init__(host, port)
         self.token = token
         self.uuid = instance_uuid or uuid.uuid4().hex  # HA's instance id, kept across restarts
@@ -82,7 +85,8 @@ class HomeAssistantEmulator(Emulator):
         self.websocket_connects = 0  # authenticated connections, ever
         self.commands_seen: list[str] = []  # every WebSocket command type, in order
         self.requests_seen: list[str] = []  # every REST request, as "GET /api/states"
-        self._connections: set[_Connection] = set()
+        # WebSocket commands it knows (None: all); fewer plays an older Home Assistant
+        self.commands = set(commands) if commands is not None else None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -94,6 +98,20 @@ class HomeAssistantEmulator(Emulator):
         app.router.add_get("/api/states", self._api_states)
         app.router.add_get("/api/states/{entity_id}", self._api_state)
         app.router.add_post("/api/services/{domain}/{service}", self._api_service)
+
+    @property
+    def fail(self) -> str | None:
+        return self._fail
+
+    @fail.setter
+    def fail(self, value: str | None) -> None:
+        """As Emulator.fail; "offline" also drops every open WebSocket unanswered, as a Home
+        Assistant that lost power would."""
+        self._fail = value
+        if value == "offline":
+            for conn in self._connections:
+                if conn.request.transport is not None:
+                    conn.request.transport.abort()
 
     async def stop(self) -> None:
         await self.drop_websockets()
@@ -344,7 +362,7 @@ class HomeAssistantEmulator(Emulator):
             return ws
         await ws.send_json({"type": "auth_ok", "ha_version": HA_VERSION})
         self.websocket_connects += 1
-        conn = _Connection(ws)
+        conn = _Connection(ws, request)
         self._connections.add(conn)
         writer = asyncio.create_task(conn.write())
         try:
@@ -368,7 +386,9 @@ class HomeAssistantEmulator(Emulator):
             conn.send({"id": msg_id, "type": "result", "success": False,
                        "error": {"code": code, "message": message}})
 
-        if kind == "ping":
+        if self.commands is not None and kind not in self.commands:
+            error("unknown_command", "Unknown command.")
+        elif kind == "ping":
             conn.send({"id": msg_id, "type": "pong"})
         elif kind == "get_states":
             result(list(self.states.values()))

@@ -7,7 +7,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from devices.families.homeassistant.socket import HaSocket
+from devices.families.homeassistant.socket import CommandFailed, HaSocket
 from devices.names import slug
 
 
@@ -34,7 +34,7 @@ class Placement:
 async def read_placement(sock: HaSocket, entity_ids: list[str]) -> Placement:
     """The placement of `entity_ids`, from the four registries (read at once)."""
     floors, areas, devices, entries = await asyncio.gather(
-        sock.command("config/floor_registry/list"), sock.command("config/area_registry/list"),
+        _floors(sock), sock.command("config/area_registry/list"),
         sock.command("config/device_registry/list"),
         # `list` leaves the aliases out; `get_entries` gives the whole entries
         sock.command("config/entity_registry/get_entries", entity_ids=entity_ids) if entity_ids
@@ -59,6 +59,16 @@ async def read_placement(sock: HaSocket, entity_ids: list[str]) -> Placement:
 
 async def _nothing() -> dict[str, Any]:
     return {}
+
+
+async def _floors(sock: HaSocket) -> list[dict[str, Any]]:
+    """The floor registry; a Home Assistant older than 2024.4 has none (its areas are on no floor)."""
+    try:
+        return await sock.command("config/floor_registry/list")
+    except CommandFailed as e:
+        if e.code != "unknown_command":
+            raise
+        return []
 
 
 def _names(values: Any) -> tuple[str, ...]:

@@ -11,6 +11,14 @@ import aiohttp
 from devices.model import DeviceError
 
 
+class CommandFailed(DeviceError):
+    """HA answered a command with an error; `code` is HA's ("unknown_command", "not_found", ...)."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class HaSocket:
     def __init__(self, ws: aiohttp.ClientWebSocketResponse, where: str, timeout: float) -> None:
         self._ws = ws
@@ -39,7 +47,8 @@ class HaSocket:
             self._pending.pop(msg_id, None)
         if not reply.get("success"):
             error = reply.get("error") or {}
-            raise DeviceError(f"{self._where} refused {kind}: {error.get('message') or error.get('code')}")
+            raise CommandFailed(f"{self._where} refused {kind}: {error.get('message') or error.get('code')}",
+                                str(error.get("code")))
         return reply.get("result")
 
     async def subscribe(self, kind: str, **fields: Any) -> int:
