@@ -161,9 +161,9 @@ def restore(spec: dict[str, Any], watches: dict[str, str], changes: dict[str, st
 
 # -- checking ------------------------------------------------------------------------------------
 def check(spec: Any, home: Home, registry: ToolRegistry, has_location: bool,
-          forbidden_tools: set[str] = frozenset()) -> Automation:
-    """The automation a JSON shape describes, every name resolved against the house now.
-    Raises AutomationError naming the first problem."""
+          forbidden_tools: set[str] = frozenset(), role: str = "owner") -> Automation:
+    """The automation a JSON shape describes for someone of `role`, every name resolved against
+    the house now. Raises AutomationError naming the first problem."""
     if not isinstance(spec, dict):
         raise AutomationError("An automation is a JSON object with a name, a trigger and actions.")
     unknown = set(spec) - {"name", "trigger", "conditions", "actions"}
@@ -173,7 +173,7 @@ def check(spec: Any, home: Home, registry: ToolRegistry, has_location: bool,
     name = spec.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
         raise AutomationError(f"Give the automation a name of 1 to {MAX_NAME} characters.")
-    automation = Automation(name.strip(), Trigger("routine"), [], [])
+    automation = Automation(name.strip(), Trigger("routine"), [], [], created_by=role)
     automation.trigger = _trigger(spec.get("trigger"), home, has_location, automation.watches)
     conditions = spec.get("conditions") or []
     if not isinstance(conditions, list):

@@ -156,8 +156,7 @@ class Scheduler:
     def check(self, spec: Any, caller: Caller) -> Automation:
         """Validate a JSON shape for this caller (members never touch the security tier), and
         refuse loops through the automations already saved."""
-        a = check(spec, self.home, self.registry, self.location is not None, NOT_ACTIONS)
-        a.created_by = caller.role
+        a = check(spec, self.home, self.registry, self.location is not None, NOT_ACTIONS, caller.role)
         if caller.role != "owner" and a.secure:
             names = ", ".join(a.changes[e] for e in a.secure)
             raise AutomationError(f"Only the owner can make automations that change the {names} "

@@ -19,6 +19,7 @@ from claw.config import LocationConfig
 from claw.service import Claw
 from messaging.feeds import Subscription
 from messaging.outbox import OutItem
+from tests.anthropic_standin import AnthropicStandIn, text_reply, tool_reply
 from tests.conftest import make_config, serve
 from tests.home_fixtures import SmallHome, devices_in
 
@@ -58,8 +59,9 @@ class ManualClock:
 
 @contextlib.asynccontextmanager
 async def house(claw_home: Path, clock: ManualClock, located: bool = True, confirm_timeout: float = 10.0,
-                quiet_hours: str = "") -> AsyncIterator[tuple[httpx.AsyncClient, SmallHome, Claw]]:
-    config = make_config(claw_home)
+                quiet_hours: str = "", standin: AnthropicStandIn | None = None
+                ) -> AsyncIterator[tuple[httpx.AsyncClient, SmallHome, Claw]]:
+    config = make_config(claw_home, standin)
     config.agent.confirm_timeout = confirm_timeout
     config.alerts.quiet_hours = quiet_hours
     if located:
@@ -359,3 +361,28 @@ async def test_pause_resume_delete_and_a_deleted_device_shows_as_broken(claw_hom
         r = await api.delete(f"/api/automations/{made['id']}")
         assert r.json() == {"deleted": made["id"], "name": "Lamp at 7"}
         assert (await api.get(f"/api/automations/{made['id']}")).status_code == 404
+
+
+async def test_the_model_drafts_what_the_fast_path_cannot_and_runs_are_model_free(claw_home, standin):
+    clock = ManualClock(MONDAY.replace(hour=12))
+    async with house(claw_home, clock, standin=standin) as (api, small, service):
+        spec = {"name": "Weekend evenings", "trigger": {"at": "18:00", "days": ["sat", "sun"]},
+                "actions": [{"tool": "HassTurnOn", "args": {"name": "Kitchen Pendant"}}]}
+        standin.queue += [tool_reply("create_automation", spec),
+                          text_reply("Every weekend day at 18:00: turn on the Kitchen Pendant. OK?")]
+        asked = await say(api, "brighten the kitchen on weekend evenings")
+        assert asked["backend"] == "claude"
+        assert asked["actions"][0]["result"] == ("Drafted, not saved. Ask them exactly: Every weekend day at "
+                                                 "18:00: turn on the Kitchen Pendant. OK?")
+        assert (await api.get("/api/automations")).json()["automations"] == []
+        saved = await say(api, "Yes.")
+        assert saved["backend"] == "automations" and saved["reply"].startswith("Saved (#1): Every weekend day")
+        asked_model = len(standin.requests)
+        await at(service, clock, MONDAY.replace(day=12, hour=18, second=1))  # Saturday
+        assert small.light("Kitchen Pendant").on
+        assert len(standin.requests) == asked_model == 2  # the yes and the run needed no model
+        standin.queue += [tool_reply("create_automation", {**spec, "trigger": {"at": "25:00"}}),
+                          text_reply("That time does not exist.")]
+        await say(api, "and at 25:00 too")
+        assert standin.requests[-1]["messages"][-1]["content"][0]["content"][0]["text"] == \
+            "Error: 25:00 is not a time of day: use 00:00 to 23:59."
