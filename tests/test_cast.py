@@ -331,6 +331,33 @@ async def test_follow_reports_what_another_sender_did(cast: MakeCast, driver: Ma
         follower.cancel()
 
 
+async def test_follow_connects_again_after_the_device_restarts(cast: MakeCast, driver: MakeDriver) -> None:
+    """No poll needed: once pychromecast gives up on a dropped connection, `follow` connects
+    again (with backoff) and pushes resume."""
+    emu = await cast()
+    kitchen = driver(emu, timeout=1.0)
+    await kitchen.refresh()
+    changes: asyncio.Queue[Entity] = asyncio.Queue()
+    follower = asyncio.create_task(kitchen.follow(changes.put_nowait, min_backoff=0.1, max_backoff=0.4))
+    try:
+        await asyncio.sleep(0)
+        await emu.stop()  # a reboot: every connection dropped, nothing listening for a while
+        await asyncio.sleep(0.5)
+        emu.state.volume = 0.8  # it comes back with another volume than it had
+        await emu.start()
+        async with asyncio.timeout(5):
+            while (entity := await changes.get()).attributes["volume_level"] != 0.8:
+                pass
+        emu.cast(URL, title="After the reboot")
+        async with asyncio.timeout(3):
+            while (entity := await changes.get()).attributes["media_title"] != "After the reboot":
+                pass
+    finally:
+        await kitchen.close()
+        async with asyncio.timeout(2):
+            await follower  # close() ends it
+
+
 def test_family_declares_its_mdns_type_and_uid() -> None:
     [match] = FAMILY.mdns
     assert (match.type, match.uid) == ("_googlecast._tcp.local.", "id")

@@ -69,6 +69,18 @@ LOAD_ERRORS = {104: "it can't play that kind of source", 103: "it couldn't fetch
                102: "it couldn't decode it"}
 
 
+class _QuietFailedConnects(logging.Filter):
+    """pychromecast logs each failed connect at ERROR, twice; with `tries=1` that is every poll
+    of a device that is switched off. The driver's error and the home registry's one line
+    ("... is unavailable: ...") say it instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("[%s(%s):%s] Failed to connect")
+
+
+logging.getLogger("pychromecast.socket_client").addFilter(_QuietFailedConnects())
+
+
 class _Reply:
     """Waits for the answer to one request (pychromecast calls back on its socket thread)."""
 
@@ -111,6 +123,8 @@ class _Watcher(CastStatusListener, MediaStatusListener, ConnectionStatusListener
         if status.status in (CONNECTION_STATUS_FAILED, CONNECTION_STATUS_DISCONNECTED):
             self.failed = True
             self.settled.set()
+        if status.status == CONNECTION_STATUS_DISCONNECTED:  # its thread is done: no more pushes
+            self.driver._lost()
 
 
 class CastDriver:
@@ -127,7 +141,8 @@ class CastDriver:
         self._cast: pychromecast.Chromecast | None = None  # touched on the pool only
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"cast-{device.host}")
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._changes: asyncio.Queue[Entity] | None = None  # set while followed
+        self._changes: asyncio.Queue[Entity | None] | None = None  # while followed; None: connection gone
+        self._closed = False
         self._reported: Entity | None = None
         self._last_media: tuple[str, str, str | None] | None = None  # (url, MIME type, title) last seen
 
@@ -148,18 +163,27 @@ class CastDriver:
         await self._run(service, self._command(service, data))
 
     async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._changes is not None:
+            _offer(self._changes, None)  # wakes `follow`, which then ends
         self._pool.submit(self._disconnect)
         self._pool.shutdown(wait=False, cancel_futures=False)
 
-    async def follow(self, on_change: OnChange) -> None:
+    async def follow(self, on_change: OnChange, min_backoff: float = 0.5, max_backoff: float = 5.0) -> None:
         """Report the changes the device pushes (someone else's phone pausing it, a track
-        ending) until cancelled; the polls still run, and catch whatever a drop lost."""
+        ending) until cancelled or closed. When the connection is gone for good, connect
+        again (backing off from min to max_backoff), so that pushes resume after a reboot
+        without waiting for the next poll."""
         self._loop = asyncio.get_running_loop()
         self._changes = asyncio.Queue(maxsize=100)
         try:
-            while True:
+            while not self._closed:
                 entity = await self._changes.get()
-                if entity != self._reported:
+                if entity is None:
+                    entity = await self._reconnect(min_backoff, max_backoff)
+                if entity is not None and entity != self._reported:
                     self._reported = entity
                     result = on_change(entity)
                     if result is not None:
@@ -167,13 +191,24 @@ class CastDriver:
         finally:
             self._changes = None
 
+    async def _reconnect(self, min_backoff: float, max_backoff: float) -> Entity | None:
+        """Connect until it works (the entity then) or is not needed (None)."""
+        delay = min_backoff
+        while not self._closed and not self._live():
+            try:
+                return await self._run("refresh", self._read)  # not refresh(): follow reports it
+            except DeviceError as e:
+                log.info("%s; trying again in %g s", e, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, max_backoff)
+        return None
+
     # -- connecting ---------------------------------------------------------------------------
 
     def _connection(self) -> pychromecast.Chromecast:
         """The live connection, made now if there is none (on the pool)."""
-        cast = self._cast
-        if cast is not None and cast.socket_client.is_connected and not cast.socket_client.is_stopped:
-            return cast
+        if self._live():
+            return self._cast
         self._disconnect()  # also one still trying to reconnect by itself: we try now instead
         info = CastInfo({HostServiceInfo(self.device.host, self.device.port)}, self.uuid,
                         self.device.model or None, self.name, self.device.host, self.device.port,
@@ -257,6 +292,16 @@ class CastDriver:
         return Entity(
             entity_id=self.entity_id, name=self.name, device_id=self.device.device_id,
             area=self.area, state=state, services=set(SERVICES), attributes=attributes)
+
+    def _live(self) -> bool:
+        cast = self._cast
+        return cast is not None and cast.socket_client.is_connected and not cast.socket_client.is_stopped
+
+    def _lost(self) -> None:
+        """A connection's thread ended (on that thread): `follow` connects again."""
+        loop, changes = self._loop, self._changes
+        if loop is not None and changes is not None and not self._closed:
+            loop.call_soon_threadsafe(_offer, changes, None)
 
     def _pushed(self) -> None:
         """A status the device pushed (on pychromecast's socket thread)."""
@@ -344,7 +389,7 @@ class CastDriver:
         return f"the {self.name} at {self.device.host}:{self.device.port}"
 
 
-def _offer(changes: asyncio.Queue[Entity], entity: Entity) -> None:
+def _offer(changes: asyncio.Queue[Entity | None], entity: Entity | None) -> None:
     if changes.full():
         changes.get_nowait()  # only the latest state matters
     changes.put_nowait(entity)

@@ -208,13 +208,14 @@ class CastEmulator:
 
     async def stop(self) -> None:
         self._stopping.set()
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()  # first: a sender that is dropped reconnects at once
         for sender in list(self._senders):
             sender.writer.transport.abort()
         await asyncio.gather(*self._serving, return_exceptions=True)  # their readers see the abort
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        if server is not None:
+            await server.wait_closed()
         if self._info is not None:
             await self._info.cleanup()
             self._info = None
