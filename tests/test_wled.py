@@ -166,3 +166,19 @@ async def test_follow_reports_pushed_changes_and_survives_a_dropped_socket(strip
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_follow_reads_a_build_without_websockets_itself() -> None:
+    async with WledEmulator(name="Deck Strip", websockets=False) as strip:
+        driver = WledDriver(device_for(strip))
+        seen: list[Entity] = []
+        task = asyncio.create_task(driver.follow(seen.append, poll_every=0.05))
+        try:
+            await wait_for(lambda: len(seen) == 1)
+            strip.apply({"on": True})
+            await wait_for(lambda: seen[-1].state == "on")
+            assert ("GET", "/json/si") in strip.requests and len(seen) == 2  # read, not pushed
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await driver.close()

@@ -41,6 +41,7 @@ class WledDriver:
         self._effects: list[str] = []
         self.entity_id = ""
         self._reported: Entity | None = None  # what follow() last reported
+        self._websocket = True  # info.ws is -1 on builds without WebSockets
 
     @property
     def base_url(self) -> str:
@@ -49,6 +50,7 @@ class WledDriver:
     async def refresh(self) -> list[Entity]:
         doc = await self._http.json("GET", "/json/si" if self._effects else "/json", self._where())
         self._name = doc["info"].get("name") or self.device.name
+        self._websocket = doc["info"].get("ws", 0) != -1
         if "effects" in doc:
             self._effects = list(doc["effects"])
         elif doc["info"].get("fxcount", len(self._effects)) != len(self._effects):  # new firmware
@@ -76,11 +78,12 @@ class WledDriver:
     # -- push ------------------------------------------------------------------------------
 
     async def follow(self, on_change: Callable[[Entity], Awaitable[None] | None],
-                     min_backoff: float = 0.5, max_backoff: float = 5.0) -> None:
+                     min_backoff: float = 0.5, max_backoff: float = 5.0, poll_every: float = 5.0) -> None:
         """Report every change of the strip to `on_change` until cancelled, from its /ws.
 
         Each (re)connect starts with the full state, so changes missed while it was down are
-        reported too; reconnects back off from min to max_backoff.
+        reported too; reconnects back off from min to max_backoff. A build without WebSockets
+        is read every `poll_every` seconds instead (the House polls followed devices seldom).
         """
         delay = min_backoff
         while True:
@@ -90,12 +93,15 @@ class WledDriver:
                 delay = min_backoff
             except DeviceError as exc:
                 log.warning("%s; retrying in %g s", exc, delay)
-            await asyncio.sleep(delay)
+            await asyncio.sleep(delay if self._websocket else poll_every)
             delay = min(delay * 2, max_backoff)
 
     async def _follow_once(self, on_change: Callable[[Entity], Awaitable[None] | None]) -> None:
-        if not self.entity_id:
-            await self.refresh()  # first, so that errors below name the strip by its own name
+        if not self.entity_id or not self._websocket:
+            [entity] = await self.refresh()  # first, so that errors below name the strip by its own name
+            if not self._websocket:
+                await self._report(entity, on_change)
+                return
         url = self.base_url.replace("http://", "ws://", 1) + "/ws"
         ws_timeout = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=self._http.timeout)
         async with self._http.reaching(self._where(), lost=True) as session, \
@@ -107,12 +113,14 @@ class WledDriver:
                 if not isinstance(doc, dict) or "state" not in doc:
                     continue  # a busy controller sends {"error": ...} instead of its state
                 self._name = (doc.get("info") or {}).get("name") or self._name
-                entity = self._entity(doc["state"])
-                if entity != self._reported:
-                    self._reported = entity
-                    result = on_change(entity)
-                    if inspect.isawaitable(result):
-                        await result
+                await self._report(self._entity(doc["state"]), on_change)
+
+    async def _report(self, entity: Entity, on_change: Callable[[Entity], Awaitable[None] | None]) -> None:
+        if entity != self._reported:
+            self._reported = entity
+            result = on_change(entity)
+            if inspect.isawaitable(result):
+                await result
 
     # -- translation -----------------------------------------------------------------------
 

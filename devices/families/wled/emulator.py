@@ -49,8 +49,10 @@ class WledEmulator(Emulator):
     def __init__(
         self, host: str = "127.0.0.1", port: int = 0, name: str = "Deck Strip", leds: int = 60,
         slow_delay: float = 10.0, clock: Callable[[], float] = time.monotonic,
+        websockets: bool = True,  # False: a build without them (info.ws is -1, /ws is 404)
     ) -> None:
         super().__init__(host, port, slow_delay)
+        self.websockets = websockets
         self.name = name
         self.leds = leds
         self.clock = clock  # the nightlight's time; tests pass one they can move
@@ -85,7 +87,8 @@ class WledEmulator(Emulator):
         app.router.add_post("/json", self._post_state)
         app.router.add_post("/json/state", self._post_state)
         app.router.add_get("/presets.json", self._presets)
-        app.router.add_get("/ws", self._websocket)
+        if self.websockets:
+            app.router.add_get("/ws", self._websocket)
 
     async def stop(self) -> None:
         for ws in list(self._sockets):
@@ -113,7 +116,7 @@ class WledEmulator(Emulator):
                      "maxseg": 32, "seglc": [1 for _ in self.segments], "lc": 1, "rgbw": False,
                      "wv": 0, "cct": 0},
             "str": False, "name": self.name, "udpport": 21324, "live": False, "liveseg": -1,
-            "lm": "", "lip": "", "ws": len(self._sockets), "fxcount": len(EFFECTS),
+            "lm": "", "lip": "", "ws": len(self._sockets) if self.websockets else -1, "fxcount": len(EFFECTS),
             "palcount": len(PALETTES), "cpalcount": 0, "maps": [{"id": 0}],
             "wifi": {"bssid": "", "rssi": -58, "signal": 84, "channel": 6},
             "fs": {"u": 12, "t": 983, "pmt": self.presets_modified},
