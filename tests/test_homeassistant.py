@@ -191,6 +191,17 @@ async def test_follow_reports_changes_and_catches_up_after_reconnect(
         assert caught_up == {("lock.front_door", "locked"), ("climate.hallway", "heat")}
         assert emu.websocket_connects == connects + 2
 
+        # An entity removed while Claw was away is reported unavailable once it is back.
+        emu.fail = "offline"
+        await emu.drop_websockets()
+        del emu.states["binary_sensor.driveway_motion"]
+        await asyncio.sleep(0.3)
+        emu.fail = None
+        gone = await _next(changes)
+        assert (gone.entity_id, gone.state) == ("binary_sensor.driveway_motion", "unavailable")
+        emu.add_entity("binary_sensor.driveway_motion", "on", {"friendly_name": "Driveway Motion"})
+        assert (await _next(changes)).state == "on"
+
         # Following still works on the new connection.
         emu.set_state("binary_sensor.driveway_motion", "off")
         assert (await _next(changes)).state == "off"

@@ -155,7 +155,7 @@ class HomeAssistantDriver:
         if self._live is None:
             states = await self._request("GET", "/api/states")
             async with self._socket() as sock:
-                await self._read_house(sock, states)
+                await self._catch_up(sock, states)
         entities = [self._entity(entity_id) for entity_id in self._known]
         self._reported.update((e.entity_id, e) for e in entities)
         return entities
@@ -172,19 +172,14 @@ class HomeAssistantDriver:
         self._reported[entity_id] = entity
         return entity
 
-    async def _read_house(self, sock: HaSocket, states: list[dict[str, Any]]) -> None:
-        """Take HA's states, and read where they are and what is on the to-do lists."""
-        self._known = {s["entity_id"]: s for s in states if self.mirrors(s["entity_id"])}
-        self._placement = await read_placement(sock, list(self._known))
-        self._items = await self._todo_items([e for e in self._known if e.startswith("todo.")])
-
     async def _todo_items(self, lists: list[str]) -> dict[str, list[dict[str, Any]]]:
-        """The items of these to-do lists, in one `todo.get_items` call."""
+        """The items of these to-do lists, in one `todo.get_items` call (HA leaves out a list
+        that is unavailable)."""
         if not lists:
             return {}
         answer = await self._request("POST", "/api/services/todo/get_items?return_response",
                                      json={"entity_id": lists})
-        return {e: answer["service_response"][e]["items"] for e in lists}
+        return {e: found["items"] for e, found in answer["service_response"].items()}
 
     def _entity(self, entity_id: str) -> Entity:
         return to_entity(self._known[entity_id], self.device.device_id, self._placement,
@@ -305,6 +300,8 @@ class HomeAssistantDriver:
             await self._catch_up(sock, await sock.command("get_states"))
             for entity_id in [e for e in self._known if e.startswith("todo.")]:
                 lists[await sock.subscribe("todo/item/subscribe", entity_id=entity_id)] = entity_id
+            for entity_id in set(self._reported) - set(self._known):  # removed while we were away
+                await self._gone(entity_id, on_change)
             for entity_id in list(self._known):
                 await self._report(entity_id, on_change)
             self._live = on_change
@@ -321,10 +318,11 @@ class HomeAssistantDriver:
                     await self._report(lists[sub_id], on_change)
 
     async def _catch_up(self, sock: HaSocket, states: list[dict[str, Any]]) -> None:
-        """After a (re)connect: what HA has now, keeping newer states already seen."""
+        """Take HA's states (keeping newer ones already seen), and read where they are and what
+        is on the to-do lists."""
         fresh = {s["entity_id"]: s for s in states if self.mirrors(s["entity_id"])}
         for entity_id in set(self._known) - set(fresh):
-            self._known.pop(entity_id)  # removed while we were away
+            self._known.pop(entity_id)  # removed from HA
         for state in fresh.values():
             self._take(state)
         self._placement = await read_placement(sock, list(self._known))
@@ -337,16 +335,19 @@ class HomeAssistantDriver:
             return
         if state is None:  # removed from HA
             self._known.pop(entity_id, None)
-            self._reported.pop(entity_id, None)
-            gone = Entity(entity_id=entity_id, name=entity_id, device_id=self.device.device_id,
-                          state="unavailable")
-            await _deliver(on_change, gone)
+            await self._gone(entity_id, on_change)
             return
         new = entity_id not in self._known
         if self._take(state):
             if new and entity_id.startswith("todo."):
                 lists[await sock.subscribe("todo/item/subscribe", entity_id=entity_id)] = entity_id
             await self._report(entity_id, on_change)
+
+    async def _gone(self, entity_id: str, on_change: OnChange) -> None:
+        """An entity HA no longer has: Claw keeps it, unavailable (nothing is deleted)."""
+        self._reported.pop(entity_id, None)
+        await _deliver(on_change, Entity(entity_id=entity_id, name=entity_id,
+                                         device_id=self.device.device_id, state="unavailable"))
 
     async def _report(self, entity_id: str, on_change: OnChange) -> None:
         """Hand the entity to Claw if it differs from what Claw last had."""
