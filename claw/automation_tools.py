@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Callable, Literal
 
 from claw.agent import TurnResult
 from claw.automations import Automation, AutomationError, Step, Understand, describe, draft
@@ -60,8 +60,10 @@ def understand_with(fast: FastPath) -> Understand:
 
 
 class AutomationChat:
-    def __init__(self, scheduler: Scheduler, home: Home, history: History, understand: Understand):
+    def __init__(self, scheduler: Scheduler, home: Home, history: History, understand: Understand,
+                 model_available: Callable[[], bool] = lambda: False):
         self.scheduler = scheduler
+        self.model_available = model_available  # a draft we half understood goes to the model then
         self.home = home
         self.history = history
         self.understand = understand
@@ -86,6 +88,8 @@ class AutomationChat:
         if drafted is None:
             return None
         if drafted.spec is None:
+            if drafted.unsure and self.model_available():
+                return None
             return TurnResult(drafted.problem, [], BACKEND)
         try:
             return TurnResult(self.propose(drafted.spec, caller), [], BACKEND)

@@ -509,6 +509,7 @@ class Draft:
 
     spec: dict[str, Any] | None
     problem: str = ""
+    unsure: bool = False  # the form was ours but its actions were not understood: a model may do better
 
 
 _DAY_WORDS = {"monday": "mon", "tuesday": "tue", "wednesday": "wed", "thursday": "thu", "friday": "fri",
@@ -535,7 +536,8 @@ _SPLIT = re.compile(r",? and then |, then |,? and |, ")
 
 def draft(text: str, home: Home, understand: Understand) -> Draft | None:
     """The automation a simple sentence asks for; None when it is not one of the forms here."""
-    said = re.sub(r"\s+", " ", text.strip().lower().rstrip(".!")).replace("’", "'")
+    words = re.sub(r"\s+", " ", text.strip().rstrip(".!")).replace("’", "'")
+    said, name = words.lower(), words[:MAX_NAME]
     if m := _ROUTINE.match(said):
         return _with_actions({"name": m["name"].strip()}, m["rest"], understand)
     if m := _AT_SUN.match(said):
@@ -546,13 +548,13 @@ def draft(text: str, home: Home, understand: Understand) -> Draft | None:
         sun = {"dusk": "sunset", "dawn": "sunrise"}.get(m["sun"], m["sun"])
         trigger: dict[str, Any] = {"sun": sun, **({"offset": offset} if offset else {})}
         trigger.update(_days_said(m))
-        return _with_actions({"name": said[:MAX_NAME], "trigger": trigger}, m["rest"], understand)
+        return _with_actions({"name": name, "trigger": trigger}, m["rest"], understand)
     if m := _AT_TIME.match(said):
         at = _time_said(m)
         if at is None:
             return Draft(None, "That is not a time of day: use 00:00 to 23:59 (or 7am, 11pm).")
         trigger = {"at": at, **_days_said(m)}
-        return _with_actions({"name": said[:MAX_NAME], "trigger": trigger}, m["rest"], understand)
+        return _with_actions({"name": name, "trigger": trigger}, m["rest"], understand)
     if m := _MOTION.match(said):
         area = home.area_named(m["area"])
         if area is None:
@@ -561,7 +563,7 @@ def draft(text: str, home: Home, understand: Understand) -> Draft | None:
                    and e.device_class in ("motion", "occupancy", "presence")]
         if not sensors:
             return Draft(None, f"I have no motion sensor in the {area.name}.")
-        spec: dict[str, Any] = {"name": said[:MAX_NAME],
+        spec: dict[str, Any] = {"name": name,
                                 "trigger": {"entity": sensors[0].entity_id, "to": "on"}}
         if m["dark"]:
             spec["conditions"] = [{"dark": True}]
@@ -572,7 +574,7 @@ def draft(text: str, home: Home, understand: Understand) -> Draft | None:
             return None  # "when I get home, ..." and the like are the model's
         state = _STATE_WORDS.get(m["state"], m["state"])
         trigger = {"entity": found[0].entity_id, "to": state, **({"for": int(m["n"])} if m["n"] else {})}
-        return _with_actions({"name": said[:MAX_NAME], "trigger": trigger}, m["rest"], understand)
+        return _with_actions({"name": name, "trigger": trigger}, m["rest"], understand)
     return None
 
 
@@ -581,7 +583,7 @@ def _with_actions(spec: dict[str, Any], said: str, understand: Understand) -> Dr
     for part in _parts(said, understand):
         if part is None:
             return Draft(None, f"I didn't understand \"{said}\" as things I can do; say each one "
-                               "like a command, e.g. \"turn off the kitchen lights\".")
+                               "like a command, e.g. \"turn off the kitchen lights\".", unsure=True)
         steps += part
     spec["actions"] = [s.as_dict() for s in steps]
     return Draft(spec)

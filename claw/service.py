@@ -79,7 +79,8 @@ class Claw:
         fastpath = FastPath(self.home, self.executor, config.agent.language,
                             has_model=lambda: self.router.cloud is not None or self.router.local is not None)
         self.automation_chat = automation_tools.AutomationChat(
-            self.scheduler, self.home, self.history, automation_tools.understand_with(fastpath))
+            self.scheduler, self.home, self.history, automation_tools.understand_with(fastpath),
+            model_available=lambda: self.router.cloud is not None or self.router.local is not None)
         automation_tools.register(self.registry, self.automation_chat)
         self.agent = Agent(
             self.store, self.soul, self.home, self.registry, self.executor, self.router,

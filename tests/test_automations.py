@@ -325,6 +325,9 @@ async def test_bad_automations_get_one_sentence_and_nothing_is_saved(claw_home):
         assert (await say(api, "at 25:00 turn on the desk lamp"))["reply"] == \
             "That is not a time of day: use 00:00 to 23:59 (or 7am, 11pm)."
         assert (await say(api, "at sunset turn on the desk lamp"))["reply"].startswith("Sunrise and sunset need")
+        assert (await say(api, "every day at 7 make the house cozy"))["reply"] == (
+            'I didn\'t understand "make the house cozy" as things I can do; say each one like a command, '
+            'e.g. "turn off the kitchen lights".')
         # A loop through two automations.
         r = await api.post("/api/automations", json={
             "name": "Lamp follows pendant", "trigger": {"entity": "Kitchen Pendant", "to": "on"},
@@ -378,9 +381,13 @@ async def test_the_model_drafts_what_the_fast_path_cannot_and_runs_are_model_fre
         saved = await say(api, "Yes.")
         assert saved["backend"] == "automations" and saved["reply"].startswith("Saved (#1): Every weekend day")
         asked_model = len(standin.requests)
+        assert asked_model == 2
         await at(service, clock, MONDAY.replace(day=12, hour=18, second=1))  # Saturday
         assert small.light("Kitchen Pendant").on
-        assert len(standin.requests) == asked_model == 2  # the yes and the run needed no model
+        assert len(standin.requests) == 2  # the yes and the run needed no model
+        standin.queue += [text_reply("What should cozy mean?")]
+        cozy = await say(api, "every day at 7 make the house cozy")  # our form, but not our words
+        assert (cozy["backend"], cozy["reply"]) == ("claude", "What should cozy mean?")
         standin.queue += [tool_reply("create_automation", {**spec, "trigger": {"at": "25:00"}}),
                           text_reply("That time does not exist.")]
         await say(api, "and at 25:00 too")
