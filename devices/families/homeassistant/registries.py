@@ -109,6 +109,8 @@ class Registries:
         if entity_ids == ["all"]:
             return list(all_ids)
         picked = dict.fromkeys(entity_ids)
+        if not any(target.get(k) for k in ("area_id", "floor_id", "device_id")):
+            return list(picked)
         areas = set(_listed(target.get("area_id")))
         floors = set(_listed(target.get("floor_id")))
         areas |= {a for a, area in self.areas.items() if area["floor_id"] in floors}
