@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+from claw import mcp_server
 from claw.tools import Caller
 from memory.history import History
 from memory.store import Store
@@ -66,6 +67,8 @@ async def test_every_change_is_recorded_and_questions_are_answered_without_a_mod
         # The same answers as a tool for the model (and MCP).
         tool = await api.post("/api/tools/house_history", json={"name": "garage door", "state": "open"})
         assert tool.json()["result"].startswith("The Garage Door was last opened today at 06:05")
+        offered = [t.name for t in mcp_server.offered(list(service.registry.tools.values()))]
+        assert "house_history" in offered  # Home Assistant's MCP server has no history tool
 
 
 async def test_retention_comes_from_the_config(claw_home):
