@@ -10,17 +10,22 @@ zeroconf is needed).
 Threads: pychromecast's calls block, so each runs on the device's own one-thread pool under
 `asyncio.timeout` (commands keep their order, a slow device holds up only itself), and each
 waits for the device's answer at most `timeout` seconds itself, so a thread never outlives its
-call by much. The connection is made on first use with `tries=1`: when the device drops it,
-pychromecast tries once to reconnect and then stops; the next read or command connects anew.
-So an offline device costs one failed connect per poll, and is back at the first poll after
-it returns.
+call by much. (pychromecast writes to its TLS socket from the calling thread while its own
+thread reads it, as it does in HA; see the emulator's note on answer latency.) The connection
+is made on first use with `tries=1`: when the device drops it, pychromecast tries once to
+reconnect and then stops; the next read or command connects anew, and so does `follow`, with
+backoff. So an offline device costs one failed connect per poll or backoff step, and is back
+as soon as it answers again.
 
 State: every refresh asks the device (receiver and media GET_STATUS), so a device that went
 silent is found out within `timeout`. Between polls the device pushes its changes, which
-`follow` reports.
+`follow` reports. States as HA's cast integration has them: off (no app), idle (an app, no
+media), playing, paused. `media_play` with nothing loaded plays again the last media this
+driver saw (a Cast device forgets it once stopped).
 
 The cast type comes from pychromecast's own model table (`md` in TXT); a model it doesn't
-know is asked (`dial.get_cast_type`: /setup/eureka_info over HTTPS on port 8443), as HA does.
+know is a group on a port other than 8009 (pychromecast's rule), or else is asked
+(`dial.get_cast_type`: /setup/eureka_info over HTTPS on port 8443), as HA does.
 A Cast group (a speaker group made in the Google Home app) is advertised as a device of its
 own on its own port, and is driven like one; which speakers it holds is not read (the
 multizone namespace is not covered), and groups can't be made or changed from Claw (Cast has
