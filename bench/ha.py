@@ -5,6 +5,8 @@ Run from the repo root: `.venv/bin/python bench/ha.py [--iterations N]`.
 The emulated Home Assistant runs in a process of its own on loopback (N lights in 10 areas). In
 this process, per size and in the same run, these paths toggle the same light:
 
+  tool       `Executor.run("HassTurnOn"/"HassTurnOff", {"name": ...})`: validation, targets,
+             policy, Home.call and the driver, then `Home.settle()`
   home       `Home.call` with the driver following HA's WebSocket (as `claw run` does), then
              `Home.settle()` (the read-back, answered from the followed copy)
   driver     the driver's `call()` alone (one POST; HA's answer is the read-back)
@@ -36,6 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import aiohttp  # noqa: E402
 from hass_client import HomeAssistantClient  # noqa: E402
 
+from claw import home_tools  # noqa: E402
+from claw.executor import Executor  # noqa: E402
+from claw.tools import Caller, ToolRegistry  # noqa: E402
 from devices.families.homeassistant.driver import HomeAssistantDriver  # noqa: E402
 from devices.families.homeassistant.emulator import HomeAssistantEmulator  # noqa: E402
 from devices.home import Home  # noqa: E402
@@ -96,11 +101,22 @@ async def measure(port: int, size: int, iterations: int) -> None:
             while driver._live is None:  # caught up
                 await asyncio.sleep(0.01)
         lamp = home.entities["light.lamp_0"]
+        registry = ToolRegistry()
+        executor = Executor(registry, home)
+        home_tools.register(registry, executor, home)
+        owner = Caller(role="owner", chat_id="bench", channel="api")
+        flips = iter(range(10**9))
+
+        async def via_tool() -> None:
+            action = await executor.run("HassTurnOn" if next(flips) % 2 else "HassTurnOff", {"name": "Lamp 0"}, owner)
+            assert action.ok, action
+            await home.settle()
 
         async def via_home() -> None:
             await home.call(lamp, "toggle", {})
             await home.settle()
 
+        results["tool"] = await timed(via_tool, iterations)
         results["home"] = await timed(via_home, iterations)
         results["driver"] = await timed(lambda: driver.call("light.lamp_0", "toggle", {}), iterations)
         results["refresh-followed"] = await timed(driver.refresh, iterations)
@@ -127,7 +143,7 @@ async def measure(port: int, size: int, iterations: int) -> None:
         await home.remove(device.device_id)
     base = statistics.median(results["rest"])
     print(f"{size} entities:")
-    for name in ("home", "driver", "rest", "hass", "refresh-followed", "refresh-cold", "states"):
+    for name in ("tool", "home", "driver", "rest", "hass", "refresh-followed", "refresh-cold", "states"):
         print(line(name, results[name], base))
 
 

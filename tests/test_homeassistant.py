@@ -438,3 +438,20 @@ async def test_offline_drops_the_followed_socket_and_refresh_reads_again(house: 
         follower.cancel()
         await asyncio.gather(follower, return_exceptions=True)
         await drv.close()
+
+
+async def test_claws_home_takes_floors_from_home_assistant(house: HomeAssistantEmulator, tmp_path) -> None:
+    from devices.home import Home
+    from memory.store import Store
+
+    home = Home(Store(tmp_path / "claw.db"))
+    home.set_area("Study", floor="Upstairs")  # what the owner said wins over HA's
+    drv = make_driver(device_for(house), TOKEN)
+    try:
+        await home.add(drv)
+    finally:
+        await drv.close()
+    ceiling, lamp = home.entities["light.ceiling"], home.entities["light.lamp"]
+    assert (ceiling.area, ceiling.floor, lamp.floor) == ("Kitchen", "Ground Floor", "Upstairs")
+    assert home.areas["Kitchen"].floor == "Ground Floor"
+    assert home.named("reading light") == [lamp]
