@@ -47,7 +47,8 @@ def repeats_itself(text: str, n: int = 3, times: int = 3) -> bool:
 
 def echoes(text: str, sources: list[str], share: float = 0.7) -> bool:
     """Mostly a copy: at least `share` of the reply's word pairs appear in one source (what the
-    user said, an earlier reply, a line of the prompt), or the whole reply is inside one."""
+    user said, an earlier reply, a line of the prompt), the whole reply is inside one, or the
+    reply opens with one word for word."""
     said = _tokens(text)
     if not said:
         return False
@@ -55,7 +56,9 @@ def echoes(text: str, sources: list[str], share: float = 0.7) -> bool:
     joined = " ".join(said)
     for source in sources:
         words = _tokens(source)
-        if joined in " ".join(words) and len(said) >= 3:
+        if len(said) >= 3 and joined in " ".join(words):
+            return True
+        if len(words) >= 3 and said[:len(words)] == words:
             return True
         theirs = set(_ngrams(words, 2)) or {tuple(words)}
         if len(pairs & theirs) >= share * len(pairs) and len(pairs) >= 2:

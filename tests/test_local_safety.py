@@ -123,6 +123,7 @@ async def test_a_write_without_a_target_acts_in_the_speakers_room(house) -> None
 
 @pytest.mark.parametrize("text", [
     "pause the music in the study",  # the user's words back
+    "(pause the music in the study, and then continue with the task)",
     "switch on the porch light",  # the catalog's example
     "Done. Done. Done. Done. Done. Done.",
     "the light is on the light is on the light is on",
