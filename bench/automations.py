@@ -139,7 +139,7 @@ async def run() -> None:
         late, timer = await fire_round(count)
         rows.append((f"fire delay, {count} due at once: p50 / p99 / max (ms)",
                      f"{statistics.median(late):.1f} / {percentile(late, 99):.1f} / {max(late):.1f}"))
-        rows.append((f"  bare asyncio timer for that instant (ms); p50 ratio", f"{timer:.2f}; "
+        rows.append(("  bare asyncio timer for that instant (ms); p50 ratio", f"{timer:.2f}; "
                      f"{statistics.median(late) / max(timer, 0.01):.1f}x"))
     base = await idle_cpu(0)
     busy = await idle_cpu(1000)

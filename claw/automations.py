@@ -39,7 +39,6 @@ MAX_ACTIONS = 20
 MAX_WAIT = 6 * 3600  # seconds one wait step may hold a run
 MAX_HOLD = 24 * 60  # minutes a state trigger may wait for the state to hold
 MAX_NAME = 100
-# The house's own state changes that count for a state trigger's "to"; anything else is refused.
 SUN_EVENTS = ("sunrise", "sunset")
 
 
