@@ -17,7 +17,7 @@ from devices.model import Device, Driver
 
 if TYPE_CHECKING:
     from devices.advertise import Advertiser
-    from devices.homefile import EntitySpec
+    from devices.homefile import EntitySpec, HomeSpec
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class HouseContext(Protocol):
     name: str  # the house's name (from the home file)
     advertiser: "Advertiser"
     marks: dict[str, str]  # TXT records every advert carries (the house id)
+    spec: "HomeSpec"  # the whole home file (floors and areas, for families that keep a floor plan)
 
 
 class Emulation(Protocol):
