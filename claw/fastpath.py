@@ -32,7 +32,7 @@ from claw.fastpath_compound import understand_parts
 from claw.fastpath_questions import Question, Questions, picked, question_text
 from claw.fastpath_reply import Replies, view
 from claw.fastpath_sentences import HOUSE_QUESTIONS, merged
-from claw.fastpath_typos import fixed
+from claw.fastpath_typos import COMMAND_WORDS, fixed
 from claw.rooms import chat_room, set_chat_room
 from claw.tools import Caller
 from devices.home import Home, normalize
@@ -74,6 +74,7 @@ TARGET_KEYS = ("name", "area", "floor", "domain", "device_class")
 # Words that, said where a device name was expected, are not a device's name.
 NOT_NAMES = {"it", "that", "this", "them", "everything", "all", "something", "anything", "music",
              "anyone", "anybody", "someone", "somebody", "everyone", "everybody", "who", "what"}
+VERBS = {*COMMAND_WORDS, "put", "make", "get", "let", "have", "go", "send", "give", "bring"}
 CONNECTIVES = {"for", "to", "in", "on", "at", "with", "by", "of", "from", "and", "or", "if", "when"}
 # Number slots, and the words that make "one" a number ("one percent") rather than a pick.
 NUMBERS = {"brightness", "volume_level", "position", "percentage"}
@@ -218,35 +219,41 @@ class FastPath:
             return None
         unmatched = {k: u for k, u in result.unmatched_entities.items()
                      if not (k == "domain" and getattr(u, "text", "") == MISSING_ENTITY)}
-        if not 1 <= len(unmatched) <= 2 or any(isinstance(u, UnmatchedRangeEntity) for u in unmatched.values()):
+        if any(isinstance(u, UnmatchedRangeEntity) for u in unmatched.values()):
+            return None
+        said = {k: u.text.strip() for k, u in unmatched.items()}
+        if "device_class" in said and said["device_class"] != MISSING_ENTITY \
+                and self._names_something(said["device_class"], None):
+            said["name"] = said.pop("device_class")  # "open the tap": a device, not a kind of cover
+        if "name" in said and said.get("area") == MISSING_ENTITY:
+            del said["area"]  # a device by name needs no room
+        if not 1 <= len(said) <= 2:
             return None
         slots = {e.name: _plain(e.value) for e in result.entities_list}
-        if len(unmatched) == 1:
-            (key, missing), = unmatched.items()
-            if key == "area" and missing.text.strip() == MISSING_ENTITY:
-                return self._without_room(intent, slots, result.response or "default", text)
-        if set(unmatched) - {"name", "area"} or intent in QUESTIONS:
+        if said == {"area": MISSING_ENTITY}:
+            return self._without_room(intent, slots, result.response or "default", text)
+        if set(said) - {"name", "area"} or intent in QUESTIONS:
             return None
-        for key, missing in unmatched.items():
-            said = missing.text.strip()
-            if said == MISSING_ENTITY or not self._could_be_a_name(said, intent, key):
+        for key, words in said.items():
+            if words == MISSING_ENTITY or not self._could_be_a_name(words, intent, key):
                 return None
-            slots[key] = said
-        domains = result.intent_data.requires_context.get("domain")
+            slots[key] = words
+        domains = result.intent_data.requires_context.get("domain") or slots.get("domain")
         if "scene" in (domains or ()):
             return None  # "<anything> in the study" reads as a scene; only a known scene is one
-        if "area" in unmatched and area_like(self.home, slots["area"]) is None:
+        kinds = [domains] if isinstance(domains, str) else list(domains or [])
+        if "area" in said and area_like(self.home, slots["area"]) is None:
             # "turn on the dsek lamp" reads as lamps in a room "dsek": it is a name, misspelt
-            said = f"{slots['area']} {slots['name']}" if "name" in unmatched else slots["area"]
-            kinds = slots.get("domain") if "name" not in unmatched else None
-            if self._names_something(said, [kinds] if isinstance(kinds, str) else kinds):
+            name = f"{slots['area']} {slots['name']}" if "name" in said else slots["area"]
+            if self._names_something(name, None if "name" in said else kinds or None):
                 del slots["area"]
-                slots["name"] = said
-        if "name" in unmatched and domains:
-            kinds = [domains] if isinstance(domains, str) else list(domains)
+                slots["name"] = name
+        if "name" in slots and kinds:
             # "turn on the tap": the tool turns valves on too, though the template lists other kinds
-            if self._names_something(slots["name"], kinds) or intent not in ("HassTurnOn", "HassTurnOff") \
-                    or not self._names_something(slots["name"], None):
+            if not self._names_something(slots["name"], kinds) and intent in ("HassTurnOn", "HassTurnOff") \
+                    and self._names_something(slots["name"], None):
+                slots.pop("domain", None)
+            elif "name" in said:
                 slots.setdefault("domain", domains)
         command = self._plan(intent, slots, result.response or "default")
         if command is not None:
@@ -265,10 +272,14 @@ class FastPath:
         words = normalize(said).split()
         if not words or len(words) > 3 or any(w.isdigit() or w in CONNECTIVES for w in words):
             return False
+        said_as = normalize(said)
+        holds_a_room = any(normalize(n) in said_as for a in self.home.areas.values() for n in (a.name, *a.aliases))
         if key == "area":
-            # "dim the living room" is a room and a word we did not read, not a room we lack
-            said_as = normalize(said)
-            return not any(normalize(n) in said_as for a in self.home.areas.values() for n in (a.name, *a.aliases))
+            # "dim the living room" is a room and a word we did not read, not a room we lack;
+            # "put the alarm on" has no room "put"
+            return not holds_a_room and not (len(words) == 1 and words[0] in VERBS)
+        if holds_a_room and not self._names_something(said, None):
+            return False  # "start cleaning the living room": words we did not read, and a room
         if " ".join(words) in NOT_NAMES or self.home.area_named(said) is not None:
             return False  # "turn on the kitchen": a room, not a device; the model can ask what
         if normalize(said) in {normalize(f) for f in self.home.floors()}:
@@ -384,8 +395,9 @@ class FastPath:
         try:
             players = resolve(self.home, name=args.get("name"), area=args.get("area"),
                               domain="media_player", service="play_favorite")
-        except TargetError:
-            return True  # the tool says what is missing
+        except TargetError as e:
+            # a room or speaker we lack: the tool says so; one that can't play favorites: the model's
+            return e.code != "feature_not_supported"
         wanted = normalize(args["search_query"])
         favorites = players[0].attributes.get("favorites") or []
         return any(wanted in normalize(f) or normalize(f) in wanted for f in favorites)

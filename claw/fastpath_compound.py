@@ -41,9 +41,13 @@ def understand_parts(text: str, understand: Understand[T]) -> list[Part[T]] | No
         return None
     parts: list[Part[T]] = []
     for i, piece in enumerate(pieces):
-        command = understand(piece, None)
-        if command is None and parts and parts[-1].command is not None:
+        # A piece reads first with the verb of the one before ("... and the floor lamp" is not a
+        # command of its own, though "the floor lamp" alone would read as "turn it on").
+        command = None
+        if parts and parts[-1].command is not None:
             command = _with_verb_of(parts[-1], piece, understand)
+        if command is None:
+            command = understand(piece, None)
         if command is None and i + 1 < len(pieces):
             command = _with_end_of(piece, pieces[i + 1], understand)
         parts.append(Part(piece, command))

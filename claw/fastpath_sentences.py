@@ -141,6 +141,7 @@ intents:
           domain: vacuum
       - sentences:
           - "(have|let|tell|get|send) [the] <claw_vacuum> [to] (clean|vacuum|hoover) [the] {area}"
+          - "(start|begin) (cleaning|vacuuming|hoovering) [in] [the] {area}"
         slots:
           domain: vacuum
   HassVacuumReturnToBase:
@@ -167,6 +168,7 @@ intents:
           - "arm [the] (<claw_alarm>|security|house) [(in|to|for) {claw_mode:mode} [mode]]"
           - "(set|put) [the] <claw_alarm> (to|in|on) {claw_mode:mode} [mode]"
           - "(turn on|switch on|activate|enable) [the] <claw_alarm> [(in|to|for) {claw_mode:mode} [mode]]"
+          - "(put|turn|switch) [the] <claw_alarm> on [(in|to|for) {claw_mode:mode} [mode]]"
         slots:
           domain: alarm_control_panel
   AlarmDisarm:
@@ -186,6 +188,9 @@ intents:
           - "open [the] {area}"
         slots:
           domain: cover
+      - sentences:
+          - "(turn|switch) on everything (in|on) [the] {area}"
+          - "(turn|switch) everything on (in|on) [the] {area}"
   HassClimateSetTemperature:
     data:
       - sentences:
@@ -211,6 +216,9 @@ intents:
           - "close [the] {area}"
         slots:
           domain: cover
+      - sentences:
+          - "(turn|switch) off everything (in|on) [the] {area}"
+          - "(turn|switch) everything off (in|on) [the] {area}"
   HassMediaPause:
     data:
       - sentences:
@@ -228,6 +236,9 @@ intents:
           scope: house
   HassMediaPlayerMute:
     data:
+      - sentences:
+          - "mute [the] {area}"
+          - "mute [the] (music|speaker|sound|tv) in [the] {area}"
       - sentences:
           - "mute (everything|everywhere|all [the] speakers|all [the] music|the (whole|entire) house)"
           - "mute [all] [the] (music|speakers) (everywhere|in [the] (whole|entire) (house|home)|in every room)"
@@ -248,6 +259,15 @@ intents:
           scope: house
   HassSetVolumeRelative:
     data:
+      - sentences:
+          - "turn [the] (music|sound|tv) {volume_step} [in|on] [the] {area}"
+          - "turn {volume_step} [the] (music|sound|tv) [in|on] [the] {area}"
+      - sentences:
+          - "turn [the] (music|sound|tv) {volume_step}"
+          - "turn {volume_step} [the] (music|sound|tv)"
+        requires_context:
+          area:
+            slot: true
       - sentences:
           - "[turn] [the] (volume|music) {volume_step} (everywhere|in [the] (whole|entire) (house|home)|in every room|on all [the] speakers)"
           - "turn {volume_step} [the] (volume|music) (everywhere|in [the] (whole|entire) (house|home)|in every room|on all [the] speakers)"

@@ -20,7 +20,9 @@ MIN_FUZZY_LENGTH = 4
 # Lamp): with no name holding them, the other words pick among devices of that kind.
 KIND_WORDS = {"light": "light", "lamp": "light", "speaker": "media_player", "tv": "media_player",
               "fan": "fan", "switch": "switch", "plug": "switch", "socket": "switch",
-              "blind": "cover", "shade": "cover", "curtain": "cover", "thermostat": "climate"}
+              "blind": "cover", "shade": "cover", "curtain": "cover", "thermostat": "climate",
+              "valve": "valve", "vacuum": "vacuum", "lock": "lock", "alarm": "alarm_control_panel",
+              "camera": "camera", "heater": "water_heater"}
 
 
 class TargetError(Exception):
@@ -184,13 +186,15 @@ def _match_near(name: str, candidates: list[Entity]) -> list[Entity]:
 
 def _match_kind(name: str, candidates: list[Entity]) -> list[Entity]:
     """ "bedside light" -> the Bedside Lamp: the name's kind word picks the domain, the rest of
-    its words the device."""
+    its words the device; "the valve" alone is every valve (one, or a question)."""
     wanted = _words(name)
     kinds = {KIND_WORDS[w] for w in wanted if w in KIND_WORDS}
     rest = {w for w in wanted if w not in KIND_WORDS}
-    if len(kinds) != 1 or not rest:
+    if len(kinds) != 1:
         return []
     of_kind = [e for e in candidates if e.domain in kinds]
+    if not rest:
+        return of_kind
     words = " ".join(rest)
     return _match_words(words, of_kind) or _match_near(words, of_kind)
 
