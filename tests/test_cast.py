@@ -358,6 +358,33 @@ async def test_follow_connects_again_after_the_device_restarts(cast: MakeCast, d
             await follower  # close() ends it
 
 
+async def test_odd_txt_records_are_cut_or_replaced_not_fatal(cast: MakeCast) -> None:
+    """A name of 5,000 characters is cut to what a prompt can carry; an `id` that is no UUID
+    gets one made from the address (pychromecast needs one)."""
+    emu = await cast()
+    txt = {**emu.txt(), "fn": "Kitchen " + "x" * 5000, "id": "not-a-uuid", "md": ""}
+    device = Device("cast:odd", "cast", "odd", emu.host, emu.port)
+    odd = CastDriver(device, txt, timeout=2.0)
+    try:
+        [entity] = await odd.refresh()
+    finally:
+        await odd.close()
+    assert len(entity.name) == 100 and device.name == entity.name
+    assert entity.state == "off" and entity.attributes["cast_group"] is True  # an unknown model off 8009
+
+
+async def test_a_cast_group_is_a_player_of_its_own(cast: MakeCast, driver: MakeDriver) -> None:
+    """A speaker group made in the Google Home app is advertised like a device (on a port of
+    its own, model "Google Cast Group"); it plays and sets its volume like one."""
+    group = await cast("Downstairs", model="Google Cast Group")
+    downstairs = driver(group)
+    await downstairs.call("media_player.downstairs", "play_media", {"media_content_id": URL})
+    await downstairs.call("media_player.downstairs", "volume_set", {"volume_level": 0.5})
+    [entity] = await downstairs.refresh()
+    assert entity.attributes["cast_group"] is True and entity.state == "playing"
+    assert (group.state.volume, group.state.loaded) == (0.5, [URL])
+
+
 def test_family_declares_its_mdns_type_and_uid() -> None:
     [match] = FAMILY.mdns
     assert (match.type, match.uid) == ("_googlecast._tcp.local.", "id")
