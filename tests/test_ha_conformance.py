@@ -114,6 +114,8 @@ async def test_call_service_by_entity_and_by_area(emu: HomeAssistantEmulator, cl
     assert {emu.states[e]["state"] for e in ("light.kitchen_ceiling", "light.kitchen_pendant", "switch.kettle")} == {"on"}
     with pytest.raises(FailedCommand, match="Service light.dance not found"):
         await client.call_service("light", "dance", target={"entity_id": "light.desk_lamp"})
+    with pytest.raises(FailedCommand, match="Service lock.unlock not found"):  # no lock in this house
+        await client.call_service("lock", "unlock", target={"area_id": "kitchen"})
 
 
 async def test_area_target_over_rest(emu: HomeAssistantEmulator) -> None:

@@ -249,6 +249,10 @@ class HomeAssistantEmulator(Emulator):
         in `data` as HA merges them) names the entities, those of `domain` take it. Returns
         the states it changed and, with return_response, the service's response."""
         self.service_calls.append((domain, service, data))
+        # HA has the services of the integrations it loaded: here, of the house's domains.
+        loaded = domain == "homeassistant" or any(e.startswith(domain + ".") for e in self.states)
+        if not loaded or service not in ha_services.SERVICES.get(domain, ()):
+            raise ServiceError(f"Service {domain}.{service} not found.", "not_found")
         if ((domain, service) in ha_services.RESPONSE_ONLY) != return_response:
             raise ServiceError("Service call requires responses but caller did not ask for responses"
                                if return_response is False else

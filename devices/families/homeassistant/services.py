@@ -241,7 +241,7 @@ _FIELDS: dict[str, dict[str, dict[str, Any]]] = {
     "todo.get_items": {"status": {"selector": {"select": {"multiple": True,
                                                           "options": ["needs_action", "completed"]}}}},
 }
-_SERVICES: dict[str, tuple[str, ...]] = {
+SERVICES: dict[str, tuple[str, ...]] = {  # what HA registers per integration
     "homeassistant": ("turn_on", "turn_off", "toggle"),
     "light": ("turn_on", "turn_off", "toggle"), "switch": ("turn_on", "turn_off", "toggle"),
     "fan": ("turn_on", "turn_off", "toggle", "set_percentage"),
@@ -262,7 +262,7 @@ def descriptions(domains: set[str]) -> dict[str, dict[str, Any]]:
     """get_services' answer for the domains the house has (HA lists only loaded integrations)."""
     out: dict[str, dict[str, Any]] = {}
     for domain in sorted(domains | {"homeassistant"}):
-        for service in _SERVICES.get(domain, ()):
+        for service in SERVICES.get(domain, ()):
             entry: dict[str, Any] = {
                 "name": service.replace("_", " ").capitalize(), "description": "",
                 "fields": _FIELDS.get(f"{domain}.{service}", {}),
