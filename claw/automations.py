@@ -36,6 +36,7 @@ WEEKDAYS = list(DAYS[:5])
 WEEKEND = list(DAYS[5:])
 TARGET_KEYS = ("name", "area", "floor", "domain", "device_class")
 MAX_ACTIONS = 20
+MAX_CONDITIONS = 10
 MAX_WAIT = 6 * 3600  # seconds one wait step may hold a run
 MAX_HOLD = 24 * 60  # minutes a state trigger may wait for the state to hold
 MAX_NAME = 100
@@ -175,8 +176,8 @@ def check(spec: Any, home: Home, registry: ToolRegistry, has_location: bool,
     automation = Automation(name.strip(), Trigger("routine"), [], [], created_by=role)
     automation.trigger = _trigger(spec.get("trigger"), home, has_location, automation.watches)
     conditions = spec.get("conditions") or []
-    if not isinstance(conditions, list):
-        raise AutomationError("conditions must be a list.")
+    if not isinstance(conditions, list) or len(conditions) > MAX_CONDITIONS:
+        raise AutomationError(f"conditions must be a list of at most {MAX_CONDITIONS}.")
     automation.conditions = [_condition(c, home, has_location, automation.watches) for c in conditions]
     actions = spec.get("actions")
     if not isinstance(actions, list) or not actions or len(actions) > MAX_ACTIONS:

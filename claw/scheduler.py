@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 GRACE = 600.0  # seconds: a run missed by less than this (Claw was down) still runs, once
 RUN_CHANNEL = "automation"  # the Caller channel of a run; its chat id is "automation:<id>"
 MAX_CATCH_UP = 1000  # missed occurrences counted after an outage, at most
+MAX_AUTOMATIONS = 1000  # every state change of the house looks through them all
+RUNS_KEPT = 100  # run log entries kept per automation
 # A run caught up at start waits (at most this many seconds) for its devices to be found again.
 DISCOVERY_WAIT = 30.0
 # Tools that are not actions: an automation must not make, change or run automations.
@@ -172,6 +174,9 @@ class Scheduler:
         """Check and save; security-tier actions are approved by the owner now, once (raises
         ToolError when they decline or do not answer). Nothing is saved until all is well."""
         a = self.check(spec, caller)
+        if len(self.all()) >= MAX_AUTOMATIONS:
+            raise AutomationError(f"There are {MAX_AUTOMATIONS:,} automations already, the most Claw "
+                                  "keeps; delete some first.")
         approved = await self._approve(a, caller) if a.secure else None
         a.id = self.db["automations"].insert({
             "name": a.name, "spec": json.dumps(a.spec()), "watches": json.dumps(a.watches),
@@ -213,6 +218,7 @@ class Scheduler:
     def delete(self, automation_id: int) -> Automation:
         a = self._must(automation_id)
         self.db["automations"].delete(automation_id)
+        self.db.execute("delete from automation_runs where automation_id = ?", [automation_id])
         self._holds = {k: v for k, v in self._holds.items() if k[0] != automation_id}
         self._book = None
         self._changed.set()
@@ -485,11 +491,15 @@ class Scheduler:
                  ok: bool | None, results: list[dict[str, Any]], note: str) -> int:
         # Plain SQL: sqlite-utils' insert reads the table's schema each time, and 500 runs may
         # be due in the same minute.
-        return self.db.execute(
+        run_id = self.db.execute(
             "insert into automation_runs (automation_id, name, why, scheduled, started, finished, ok, "
             "results, note) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [a.id, a.name, why, scheduled, started, finished, None if ok is None else int(ok),
              json.dumps(results), note]).lastrowid
+        self.db.execute(  # keep its last RUNS_KEPT runs
+            "delete from automation_runs where automation_id = ? and id < (select id from automation_runs "
+            "where automation_id = ? order by id desc limit 1 offset ?)", [a.id, a.id, RUNS_KEPT - 1])
+        return run_id
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)

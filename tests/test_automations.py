@@ -318,6 +318,10 @@ async def test_bad_automations_get_one_sentence_and_nothing_is_saved(claw_home):
                 "name": "x", "trigger": {"at": "07:00", "days": ["fri day"]}, "actions": light},
             "Action 1: there is no tool 'Fly' an automation can use (GET /api/tools lists them).": {
                 "name": "x", "actions": [{"tool": "Fly", "args": {}}]},
+            "Action 1: there is no tool 'delete_automation' an automation can use (GET /api/tools lists them).": {
+                "name": "x", "actions": [{"tool": "delete_automation", "args": {"automation_id": 1}}]},
+            "conditions must be a list of at most 10.": {
+                "name": "x", "trigger": {"at": "07:00"}, "conditions": [{"dark": True}] * 11, "actions": light},
         }
         for sentence, spec in cases.items():
             r = await api.post("/api/automations", json=spec)
@@ -361,6 +365,12 @@ async def test_pause_resume_delete_and_a_deleted_device_shows_as_broken(claw_hom
         assert shown["broken"] == ["The Desk Lamp (light.desk_lamp) is not in the house any more."]
         listed = (await say(api, "list my automations"))  # no model: the model would use list_automations
         assert listed["backend"] == "none"
+        clock_routine = await api.post("/api/automations", json={
+            "name": "what time", "actions": [{"tool": "GetDateTime", "args": {}}]})
+        routine = service.scheduler.get(clock_routine.json()["id"])
+        for _ in range(103):
+            await service.scheduler.run_now(routine, "manual")
+        assert len(service.scheduler.runs(routine.id, limit=500)) == 100  # the run log is bounded
         r = await api.delete(f"/api/automations/{made['id']}")
         assert r.json() == {"deleted": made["id"], "name": "Lamp at 7"}
         assert (await api.get(f"/api/automations/{made['id']}")).status_code == 404
