@@ -29,6 +29,9 @@ pychromecast writes to its TLS socket from the caller's thread while its own thr
 it, and an answer that arrives before the writing thread is done with OpenSSL can corrupt
 the next record ("bad record mac"; seen on loopback about one run in five without it).
 
+`cast()` and `press()` do what another sender (someone's phone) would, pushed to every
+connected sender. TLS is 1.2 only, as on Cast devices (see `_self_signed_context`).
+
 Faults for tests: `fail = "offline"` drops every connection as soon as it is used or made
 (a device that lost power); `fail = "slow"` makes every answer wait `slow_delay` seconds.
 """
@@ -42,6 +45,7 @@ import struct
 import tempfile
 import time
 import uuid as uuidlib
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Self
@@ -131,7 +135,8 @@ class CastEmulator:
         self.clock = clock
         self.fail: str | None = None
         self.state = CastState()
-        self.messages: list[tuple[str, dict[str, Any]]] = []  # (namespace, payload) received
+        # (namespace, payload) of the latest messages received, for tests; bounded for long demos
+        self.messages: deque[tuple[str, dict[str, Any]]] = deque(maxlen=1000)
         self._senders: set[_Sender] = set()
         self._server: asyncio.Server | None = None
         self._info: web.AppRunner | None = None
