@@ -49,6 +49,11 @@ _WAS = re.compile(r"^(?:was|were|has|have) (?:the |my )?(?P<name>[\w' ]+?) (?:be
                   r"this week)\??$")
 
 
+_LIST = re.compile(r"^(?:list|show)(?: me)?(?: my| the| all)*(?: the)? (?:automations|routines)"
+                   r"(?: and routines)?\??$")
+_CHANGE = re.compile(r"^(?P<verb>pause|resume|delete|remove) (?:the )?(?:automation|routine) #?(?P<id>\d{1,9})$")
+
+
 def understand_with(fast: FastPath) -> Understand:
     """One spoken command as tool calls, through the fast path's parse (nothing runs)."""
     def understand(text: str) -> list[Step] | None:
@@ -78,6 +83,10 @@ class AutomationChat:
                 return await self._save(pending[0], caller)
             if said in NO:
                 return TurnResult("OK, I haven't saved it.", [], BACKEND)
+        if _LIST.match(said):
+            return TurnResult(self.listing(), [], BACKEND)
+        if m := _CHANGE.match(said):
+            return TurnResult(await self.change(m["verb"], int(m["id"]), caller), [], BACKEND)
         routine = self.scheduler.routine_named(text)
         if routine is not None:
             return await self.run_routine_for(routine, caller)
@@ -103,6 +112,28 @@ class AutomationChat:
         extra = " I'll ask you to approve its security actions once; after that it runs on its own." \
             if a.secure else ""
         return f"{describe(a, self.home)}{extra} OK?"
+
+    def listing(self) -> str:
+        lines = []
+        for a in self.scheduler.all():
+            shown = self.scheduler.public(a)
+            state = "" if a.enabled else " [paused]"
+            broken = f" BROKEN: {' '.join(shown['broken'])}" if shown["broken"] else ""
+            lines.append(f"#{a.id} {a.name}{state}: {shown['description']}{broken}")
+        return "\n".join(lines) or "There are no automations or routines yet."
+
+    async def change(self, verb: str, automation_id: int, caller: Caller) -> str:
+        """Pause, resume or delete one (the owner's to do)."""
+        if caller.role != "owner":
+            return f"Only the owner can {verb} automations."
+        a = self.scheduler.get(automation_id)
+        if a is None:
+            return f"There is no automation #{automation_id}; \"list automations\" shows them."
+        if verb in ("delete", "remove"):
+            self.scheduler.delete(automation_id)
+            return f"Deleted #{a.id} {a.name}."
+        a = await self.scheduler.update(automation_id, {"enabled": verb == "resume"}, caller)
+        return f"{'Resumed' if a.enabled else 'Paused'} #{a.id} {a.name}."
 
     async def _save(self, spec: dict[str, Any], caller: Caller) -> TurnResult:
         try:
@@ -217,12 +248,6 @@ def _duration(seconds: float) -> str:
 def register(registry: ToolRegistry, chat: AutomationChat) -> None:
     scheduler = chat.scheduler
 
-    def one(automation_id: int) -> Automation:
-        a = scheduler.get(automation_id)
-        if a is None:
-            raise ToolError(f"there is no automation #{automation_id}; list_automations shows them")
-        return a
-
     async def create_automation(
         ctx: ToolContext,
         name: Annotated[str, "A short name; a routine is run by saying it, e.g. 'goodnight'"],
@@ -250,31 +275,19 @@ def register(registry: ToolRegistry, chat: AutomationChat) -> None:
 
     async def list_automations(ctx: ToolContext) -> str:
         """Lists the automations and routines with their numbers, whether paused or broken."""
-        lines = []
-        for a in scheduler.all():
-            shown = scheduler.public(a)
-            state = "" if a.enabled else " [paused]"
-            broken = f" BROKEN: {' '.join(shown['broken'])}" if shown["broken"] else ""
-            lines.append(f"#{a.id} {a.name}{state}: {shown['description']}{broken}")
-        return "\n".join(lines) or "There are no automations or routines yet."
+        return chat.listing()
 
     async def pause_automation(ctx: ToolContext, automation_id: Annotated[int, "Its number"]) -> str:
         """Pauses an automation until it is resumed."""
-        one(automation_id)
-        a = await scheduler.update(automation_id, {"enabled": False}, ctx.caller)
-        return f"Paused #{a.id} {a.name}."
+        return await chat.change("pause", automation_id, ctx.caller)
 
     async def resume_automation(ctx: ToolContext, automation_id: Annotated[int, "Its number"]) -> str:
         """Resumes a paused automation."""
-        one(automation_id)
-        a = await scheduler.update(automation_id, {"enabled": True}, ctx.caller)
-        return f"Resumed #{a.id} {a.name}."
+        return await chat.change("resume", automation_id, ctx.caller)
 
     async def delete_automation(ctx: ToolContext, automation_id: Annotated[int, "Its number"]) -> str:
         """Deletes an automation or routine for good."""
-        one(automation_id)
-        a = scheduler.delete(automation_id)
-        return f"Deleted #{a.id} {a.name}."
+        return await chat.change("delete", automation_id, ctx.caller)
 
     async def run_routine(ctx: ToolContext, name: Annotated[str, "The routine's name, e.g. goodnight"]) -> str:
         """Runs a routine (or any automation) by name now."""

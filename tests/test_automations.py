@@ -17,6 +17,7 @@ from astral.sun import sunset
 
 from claw.config import LocationConfig
 from claw.service import Claw
+from claw.tools import Caller
 from messaging.feeds import Subscription
 from messaging.outbox import OutItem
 from tests.anthropic_standin import AnthropicStandIn, text_reply, tool_reply
@@ -268,7 +269,6 @@ async def test_a_declined_approval_saves_nothing_and_a_member_cannot_automate_th
         r = await call
         assert r.status_code == 403 and "declined" in r.json()["detail"]
         assert (await api.get("/api/automations")).json()["automations"] == []
-        from claw.tools import Caller
         member = Caller(role="member", chat_id="tg:2", channel="telegram")
         said = await service.automation_chat("every night at 11 lock the front door", member)
         assert said.reply == ("Only the owner can make automations that change the Front Door "
@@ -363,8 +363,16 @@ async def test_pause_resume_delete_and_a_deleted_device_shows_as_broken(claw_hom
         await service.home.remove("hue:1")
         shown = (await api.get(f"/api/automations/{made['id']}")).json()
         assert shown["broken"] == ["The Desk Lamp (light.desk_lamp) is not in the house any more."]
-        listed = (await say(api, "list my automations"))  # no model: the model would use list_automations
-        assert listed["backend"] == "none"
+        listed = await say(api, "list my automations")
+        assert listed["reply"] == ("#1 Lamp at 7: Every day at 07:30: turn on the Desk Lamp. BROKEN: The Desk Lamp "
+                                   "(light.desk_lamp) is not in the house any more.")
+        assert (await say(api, "pause automation 1"))["reply"] == "Paused #1 Lamp at 7."
+        assert (await say(api, "resume automation #1"))["reply"] == "Resumed #1 Lamp at 7."
+        assert (await say(api, "pause automation 9"))["reply"] == \
+            'There is no automation #9; "list automations" shows them.'
+        member = Caller(role="member", chat_id="tg:2", channel="telegram")
+        assert (await service.automation_chat("delete automation 1", member)).reply == \
+            "Only the owner can delete automations."
         clock_routine = await api.post("/api/automations", json={
             "name": "what time", "actions": [{"tool": "GetDateTime", "args": {}}]})
         routine = service.scheduler.get(clock_routine.json()["id"])
