@@ -376,13 +376,22 @@ async def test_odd_txt_records_are_cut_or_replaced_not_fatal(cast: MakeCast) -> 
 async def test_a_cast_group_is_a_player_of_its_own(cast: MakeCast, driver: MakeDriver) -> None:
     """A speaker group made in the Google Home app is advertised like a device (on a port of
     its own, model "Google Cast Group"); it plays and sets its volume like one."""
-    group = await cast("Downstairs", model="Google Cast Group")
+    kitchen, lounge = await cast("Kitchen Speaker"), await cast("Lounge Speaker")
+    group = await cast("Downstairs", model="Google Cast Group",
+                       members=[(kitchen.device_id, kitchen.name), (lounge.device_id, lounge.name)])
     downstairs = driver(group)
     await downstairs.call("media_player.downstairs", "play_media", {"media_content_id": URL})
     await downstairs.call("media_player.downstairs", "volume_set", {"volume_level": 0.5})
     [entity] = await downstairs.refresh()
     assert entity.attributes["cast_group"] is True and entity.state == "playing"
+    assert entity.attributes["group_members"] == ["media_player.kitchen_speaker", "media_player.lounge_speaker"]
     assert (group.state.volume, group.state.loaded) == (0.5, [URL])
+    assert group.txt()["ca"] == "2084"  # audio out and the multizone-group bit
+    group.set_members([(kitchen.device_id, kitchen.name)])  # changed in the Google Home app
+    [entity] = await downstairs.refresh()
+    assert entity.attributes["group_members"] == ["media_player.kitchen_speaker"]
+    [speaker] = await driver(kitchen).refresh()
+    assert "group_members" not in speaker.attributes
 
 
 def test_family_declares_its_mdns_type_and_uid() -> None:

@@ -27,9 +27,10 @@ The cast type comes from pychromecast's own model table (`md` in TXT); a model i
 know is a group on a port other than 8009 (pychromecast's rule), or else is asked
 (`dial.get_cast_type`: /setup/eureka_info over HTTPS on port 8443), as HA does.
 A Cast group (a speaker group made in the Google Home app) is advertised as a device of its
-own on its own port, and is driven like one; which speakers it holds is not read (the
-multizone namespace is not covered), and groups can't be made or changed from Claw (Cast has
-no API for that).
+own on its own port, and is driven like one; its speakers (`group_members`, entity ids as
+this driver names them) are read at each refresh through pychromecast's multizone
+controller. Not covered: a speaker showing what its group plays (HA's MultizoneManager), and
+making or changing groups (Cast has no API for that).
 """
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ import pychromecast
 from pychromecast import dial
 from pychromecast.const import CAST_TYPE_GROUP, CAST_TYPES
 from pychromecast.controllers.media import MediaStatus, MediaStatusListener
+from pychromecast.controllers.multizone import MultizoneController
 from pychromecast.controllers.receiver import CastStatus, CastStatusListener
 from pychromecast.error import PyChromecastError, RequestFailed, RequestTimeout
 from pychromecast.models import CastInfo, HostServiceInfo
@@ -150,6 +152,8 @@ class CastDriver:
         self._closed = False
         self._reported: Entity | None = None
         self._last_media: tuple[str, str, str | None] | None = None  # (url, MIME type, title) last seen
+        self._multizone: MultizoneController | None = None  # a group's, with the connection
+        self._members: list[str] = []  # a group's speakers' entity ids, as last read
 
     @property
     def entity_id(self) -> str:
@@ -225,6 +229,12 @@ class CastDriver:
         cast.register_status_listener(watcher)
         cast.media_controller.register_status_listener(watcher)
         cast.register_connection_listener(watcher)
+        self._multizone = None
+        if CAST_TYPES.get(self.device.model.lower(), (None,))[0] == CAST_TYPE_GROUP:
+            # Only a group by its model: a device that is one only by pychromecast's port rule
+            # may not answer the multizone namespace, and a refresh would wait for it in vain.
+            self._multizone = MultizoneController(self.uuid)
+            cast.register_handler(self._multizone)
         self._cast = cast
         cast.socket_client.start()
         if not watcher.settled.wait(self.timeout):
@@ -264,6 +274,11 @@ class CastDriver:
             reply = _Reply()
             media.update_status(callback_function=reply)
             reply.wait(self.timeout)
+        if self._multizone is not None:
+            reply = _Reply()
+            self._multizone.send_message({"type": "GET_STATUS"}, callback_function=reply)
+            devices = reply.wait(self.timeout).get("status", {}).get("devices", [])
+            self._members = [f"media_player.{slug(str(d.get('name', '')), fallback='cast')}" for d in devices]
         return self._entity(cast)
 
     def _entity(self, cast: pychromecast.Chromecast) -> Entity:
@@ -294,6 +309,7 @@ class CastDriver:
         }
         if cast.cast_type == CAST_TYPE_GROUP:
             attributes["cast_group"] = True
+            attributes["group_members"] = list(self._members)
         return Entity(
             entity_id=self.entity_id, name=self.name, device_id=self.device.device_id,
             area=self.area, state=state, services=set(SERVICES), attributes=attributes)

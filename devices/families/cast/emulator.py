@@ -20,8 +20,12 @@ The device-info endpoint pychromecast reads (`dial.get_cast_type`, `get_device_i
 Media is never fetched: the emulator believes the URL and plays it in its head, the position
 advancing on `clock`.
 
+A Cast group (`members` given) also answers the `multizone` namespace's GET_STATUS with its
+speakers (MULTIZONE_STATUS), and `set_members` pushes a change.
+
 Not covered: device authentication (`tp.deviceauth`, which pychromecast does not use), the
-multizone namespace (group membership), queues (QUEUE_* commands get INVALID_REQUEST), apps
+multizone namespace's pushes of single members (DEVICE_ADDED, ...) and the groups a speaker
+is in (seen from the speaker), queues (QUEUE_* commands get INVALID_REQUEST), apps
 other than the Default Media Receiver, the Backdrop idle app of devices with a display.
 
 Each answer comes `latency` seconds after the request (2 ms), as from a device on a LAN:
@@ -65,6 +69,7 @@ NS_CONNECTION = "urn:x-cast:com.google.cast.tp.connection"
 NS_HEARTBEAT = "urn:x-cast:com.google.cast.tp.heartbeat"
 NS_RECEIVER = "urn:x-cast:com.google.cast.receiver"
 NS_MEDIA = "urn:x-cast:com.google.cast.media"
+NS_MULTIZONE = "urn:x-cast:com.google.cast.multizone"
 APP_NAMESPACES = ["urn:x-cast:com.google.cast.cac", "urn:x-cast:com.google.cast.debugoverlay",
                   "urn:x-cast:com.google.cast.broadcast", NS_MEDIA]
 SUPPORTED_MEDIA_COMMANDS = 12303  # pause, seek, stream volume and mute, tracks, playback rate
@@ -121,6 +126,7 @@ class CastEmulator:
     def __init__(self, host: str = "127.0.0.1", port: int = CAST_PORT, *, name: str = "Kitchen Speaker",
                  model: str = "Google Nest Mini", manufacturer: str = "Google Inc.",
                  uuid: str | None = None, display: bool = False, info_port: int | None = INFO_PORT,
+                 members: list[tuple[str, str]] | None = None,
                  latency: float = 0.002, slow_delay: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.host = host
         self.port = port
@@ -130,6 +136,8 @@ class CastEmulator:
         self.manufacturer = manufacturer
         self.uuid = uuidlib.UUID(uuid) if uuid else uuidlib.uuid4()
         self.display = display
+        # A Cast group's speakers, (device id, name): its multizone status. None: not a group.
+        self.members = members
         self.latency = latency
         self.slow_delay = slow_delay
         self.clock = clock
@@ -159,7 +167,7 @@ class CastEmulator:
         """The TXT records of its `_googlecast._tcp` advert."""
         # ca: capabilities (bit 0 video out, 2 audio out, 5 multizone group): 4101 a Chromecast,
         # 2052 a speaker, as real devices advertise.
-        capabilities = "4101" if self.display else "2052"
+        capabilities = str((4101 if self.display else 2052) | (32 if self.members is not None else 0))
         return {"id": self.device_id, "cd": self.device_id[:32].upper(), "rm": "", "ve": "05",
                 "md": self.model, "ic": "/setup/icon.png", "fn": self.name, "ca": capabilities,
                 "st": "0", "bs": "FA8FCA000000", "nf": "1", "rs": ""}
@@ -305,6 +313,10 @@ class CastEmulator:
             if changed:
                 self._broadcast(RECEIVER, NS_RECEIVER, self._receiver_status(), sender)
             return
+        if message.namespace == NS_MULTIZONE and to == RECEIVER and self.members is not None:
+            reply = self._multizone_status() if kind == "GET_STATUS" else _invalid("INVALID_COMMAND")
+            self._send(sender, RECEIVER, back, NS_MULTIZONE, {**reply, "requestId": payload.get("requestId", 0)})
+            return
         app = self.state.app
         if message.namespace == NS_MEDIA and app is not None and to == app.transport_id:
             reply, changed = self._media(payload)
@@ -313,6 +325,17 @@ class CastEmulator:
                 self._broadcast(to, NS_MEDIA, self._media_status(), sender)
             if self.state.media is not None and self.state.media.idle_reason:
                 self.state.media = None  # a stopped session is reported once, then gone
+
+    def set_members(self, members: list[tuple[str, str]]) -> None:
+        """A group changed in the Google Home app: every connected sender is told."""
+        self.members = members
+        self._broadcast(RECEIVER, NS_MULTIZONE, self._multizone_status(), None)
+
+    def _multizone_status(self) -> dict[str, Any]:
+        devices = [{"deviceId": device_id, "name": name, "capabilities": 2052,
+                    "volume": {"level": self.state.volume, "muted": self.state.muted}}
+                   for device_id, name in self.members or []]
+        return {"type": "MULTIZONE_STATUS", "status": {"devices": devices, "isMultichannel": False}}
 
     # -- the receiver: apps and volume ------------------------------------------------------
 
