@@ -75,6 +75,8 @@ TARGET_KEYS = ("name", "area", "floor", "domain", "device_class")
 NOT_NAMES = {"it", "that", "this", "them", "everything", "all", "something", "anything", "music",
              "anyone", "anybody", "someone", "somebody", "everyone", "everybody", "who", "what"}
 VERBS = {*COMMAND_WORDS, "put", "make", "get", "let", "have", "go", "send", "give", "bring"}
+TIMES = {"sunset", "sunrise", "dusk", "dawn", "noon", "midnight", "tonight", "tomorrow", "morning",
+         "evening", "night", "later", "minutes", "minute", "hours", "hour", "seconds", "oclock", "am", "pm"}
 CONNECTIVES = {"for", "to", "in", "on", "at", "with", "by", "of", "from", "and", "or", "if", "when"}
 # Number slots, and the words that make "one" a number ("one percent") rather than a pick.
 NUMBERS = {"brightness", "volume_level", "position", "percentage"}
@@ -85,6 +87,7 @@ KIND_OF_ALL = {"light", "turn", "switch", "on", "off", "all", "please", "set", "
 POLITE = re.compile(r"^\s*(?:(?:hey|ok|okay)\s+claw\W*\s*)?(?:please\s+|(?:could|can|would|will) you(?: please)?\s+)"
                     r"|(?:,?\s*\b(?:please|thanks|thank you|for me|now|right now))+\s*[.!?]*\s*$",
                     re.IGNORECASE)
+ARTICLE = re.compile(r"^\s*(?:the|a|an|some)\s+", re.IGNORECASE)
 ITEM_JOINTS = re.compile(r"\s*(?:,\s*and\b|,|\band\b)\s*", re.IGNORECASE)
 
 
@@ -206,6 +209,8 @@ class FastPath:
         for e in result.entities_list:
             if e.is_wildcard and (WILDCARDS.get(intent) != e.name or len(str(e.value).split()) > 6):
                 return None
+            if e.name == "item" and self._names_a_list(str(e.value)):
+                return None  # "add milk to groceries and bins to chores": two commands, not one item
             if e.name in NUMBERS and e.text.strip().lower() == "one" and not UNITS.search(text):
                 return None  # "the kitchen one" answers a question; it does not set a brightness
         slots = {e.name: _plain(e.value) for e in result.entities_list}
@@ -260,6 +265,11 @@ class FastPath:
             command.loose = True
         return command
 
+    def _names_a_list(self, item: str) -> bool:
+        words = f" {normalize(item)} "
+        names = [normalize(n) for e in self.home.entities.values() if e.domain == "todo" for n in (e.name, *e.aliases)]
+        return " list " in words or any(f" {n} " in words for n in names)
+
     def _names_something(self, name: str, domains: list[str] | None) -> bool:
         try:
             resolve(self.home, name=name, domain=domains)
@@ -270,8 +280,9 @@ class FastPath:
     def _could_be_a_name(self, said: str, intent: str, key: str) -> bool:
         """Whether words said where a name was expected plausibly name a device or an area."""
         words = normalize(said).split()
-        if not words or len(words) > 3 or any(w.isdigit() or w in CONNECTIVES for w in words):
-            return False
+        if not words or len(words) > 3 or any(w.isdigit() or w in CONNECTIVES or (w in TIMES and w not in self._house_words)
+                                             for w in words):
+            return False  # "turn off the porch light at sunset" is for later: not a room "sunset"
         said_as = normalize(said)
         holds_a_room = any(normalize(n) in said_as for a in self.home.areas.values() for n in (a.name, *a.aliases))
         if key == "area":
@@ -336,6 +347,7 @@ class FastPath:
             base = {k: v for k, v in command.calls[0].items() if k not in ("name", "area")}
             command.calls = [{**base, "name": e.name, **({"area": e.area} if e.area else {})}
                              for e in found]
+            command.picked = True  # the sentence named none of them: the reply does
         return command
 
     def _plan(self, intent: str, slots: dict[str, Any], response: str) -> Command | None:
@@ -382,7 +394,8 @@ class FastPath:
             return None
         calls = [args]
         if intent in ("HassListAddItem", "HassListCompleteItem", "HassListRemoveItem"):
-            calls = [{**args, "item": item} for item in ITEM_JOINTS.split(str(slots["item"])) if item.strip()]
+            items = (ARTICLE.sub("", item).strip() for item in ITEM_JOINTS.split(str(slots["item"])))
+            calls = [{**args, "item": item} for item in items if item]
         if slots.get("scope") == "house":  # "pause the music everywhere": every speaker
             players = sorted((e for e in self.home.entities.values() if e.domain == "media_player"),
                              key=lambda e: e.entity_id)

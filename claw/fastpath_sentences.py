@@ -260,11 +260,11 @@ intents:
   HassSetVolumeRelative:
     data:
       - sentences:
-          - "turn [the] (music|sound|tv) {volume_step} [in|on] [the] {area}"
-          - "turn {volume_step} [the] (music|sound|tv) [in|on] [the] {area}"
+          - "turn [the] (music|sound) {volume_step} [in|on] [the] {area}"
+          - "turn {volume_step} [the] (music|sound) [in|on] [the] {area}"
       - sentences:
-          - "turn [the] (music|sound|tv) {volume_step}"
-          - "turn {volume_step} [the] (music|sound|tv)"
+          - "turn [the] (music|sound) {volume_step}"
+          - "turn {volume_step} [the] (music|sound)"
         requires_context:
           area:
             slot: true

@@ -226,10 +226,17 @@ def register(registry: ToolRegistry, executor: Executor, home: Home) -> None:
             service = ON_OFF.get(e.domain, ("turn_on", "turn_off"))[0 if on else 1]
             if service in e.services:
                 groups.setdefault(service, []).append(e)
-        if not groups:
+        done = [said(service, {}, await act(ctx, group, service, {})) for service, group in groups.items()]
+        # A thermostat turns off to mode "off" and on to the first mode that heats or cools.
+        for e in entities:
+            modes = e.attributes.get("hvac_modes") or []
+            mode = "off" if not on else next((m for m in modes if m != "off"), None)
+            if e.domain == "climate" and "set_hvac_mode" in e.services and mode in modes:
+                data = {"hvac_mode": mode}
+                done.append(said("set_hvac_mode", data, await act(ctx, [e], "set_hvac_mode", data)))
+        if not done:
             raise ToolError(f"The {_names(entities)} can't be turned {'on' if on else 'off'}.")
-        return " ".join([said(service, {}, await act(ctx, group, service, {}))
-                         for service, group in groups.items()])
+        return " ".join(done)
 
     async def HassTurnOn(ctx: ToolContext, name: Name = None, area: AreaName = None,
                          floor: Floor = None, domain: Domains = None,

@@ -161,7 +161,7 @@ async def test_speaker_room_fills_in_here(house: House) -> None:
 
 async def test_pause_in_chat_pauses_what_is_playing(house: House) -> None:
     r = await house.fast("pause", OWNER)
-    assert r is not None and r.reply == "Paused"
+    assert r is not None and r.reply == "Paused the Study Speaker."
     assert house.study.state.transport == "PAUSED_PLAYBACK"
     assert [a.args for a in r.actions] == [{"name": "Study Speaker", "area": "Study"}]
 
