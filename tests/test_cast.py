@@ -358,6 +358,23 @@ async def test_follow_connects_again_after_the_device_restarts(cast: MakeCast, d
             await follower  # close() ends it
 
 
+async def test_a_reset_is_pushed_to_the_driver(cast: MakeCast, driver: MakeDriver) -> None:
+    emu = await cast()
+    emu.cast(URL, title="Take Five")
+    kitchen = driver(emu)
+    assert (await kitchen.refresh())[0].state == "playing"
+    changes: asyncio.Queue[Entity] = asyncio.Queue()
+    follower = asyncio.create_task(kitchen.follow(changes.put_nowait))
+    try:
+        await asyncio.sleep(0)
+        emu.reset(volume=0.1)
+        async with asyncio.timeout(3):
+            while (entity := await changes.get()).state != "off" or entity.attributes["volume_level"] != 0.1:
+                pass
+    finally:
+        follower.cancel()
+
+
 async def test_odd_txt_records_are_cut_or_replaced_not_fatal(cast: MakeCast) -> None:
     """A name of 5,000 characters is cut to what a prompt can carry; an `id` that is no UUID
     gets one made from the address (pychromecast needs one)."""

@@ -10,7 +10,7 @@ import asyncio
 import uuid
 from typing import Any, Awaitable
 
-from devices.families.cast.emulator import CastEmulator, CastState
+from devices.families.cast.emulator import CastEmulator
 from devices.family import HouseContext
 from devices.homefile import EntitySpec
 
@@ -35,8 +35,7 @@ class CastEmulation:
     def reset(self, entity: EntitySpec) -> None:
         emu = self.devices[entity.entity_id]
         attributes = entity.attributes
-        emu.state = CastState(volume=float(attributes.get("volume_level", 0.3)),
-                              muted=bool(attributes.get("is_volume_muted", False)))
+        emu.reset(float(attributes.get("volume_level", 0.3)), bool(attributes.get("is_volume_muted", False)))
         url = attributes.get("media_content_id")
         if entity.state in ("playing", "paused") and isinstance(url, str):
             emu.cast(url, title=str(attributes.get("media_title", "")), artist=str(attributes.get("media_artist", "")),

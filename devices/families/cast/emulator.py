@@ -174,6 +174,11 @@ class CastEmulator:
 
     # -- what others do to it -----------------------------------------------------------------
 
+    def reset(self, volume: float = 0.3, muted: bool = False) -> None:
+        """Back to nothing running at this volume (a demo's reset): every connected sender is told."""
+        self.state = CastState(volume=volume, muted=muted)
+        self._broadcast(RECEIVER, NS_RECEIVER, self._receiver_status(), None)
+
     def cast(self, url: str, *, title: str = "", artist: str = "", content_type: str = "audio/mpeg",
              paused: bool = False) -> None:
         """Play `url` as if someone's phone had cast it: every connected sender is told."""
