@@ -15,6 +15,7 @@ import sqlite_utils
 
 DAY = 86_400.0
 PRUNE_EVERY = 1_000  # changes recorded between two prunes
+PRUNE_BATCH = 5_000  # rows one prune looks at: a backlog (retention shortened) goes a bit at a time
 
 
 class Changed(Protocol):
@@ -61,12 +62,23 @@ class History:
 
     def prune(self, now: float | None = None) -> int:
         """Forget changes older than the retention, except each entity's last one before the
-        cutoff (what state it was in since then); returns how many rows went."""
+        cutoff (what state it was in since then); returns how many rows went (at most about
+        PRUNE_BATCH, so the house is never held up for long; call again for the rest)."""
         self._since_prune = 0
         cutoff = (time.time() if now is None else now) - self.retention
-        return self.db.execute(
-            "delete from history where at < ? and id not in "
-            "(select max(id) from history where at < ? group by entity_id)", [cutoff, cutoff]).rowcount
+        # Few rows are older than the cutoff (each entity's one kept row and what aged since the
+        # last prune): read them by the time index rather than group the whole table.
+        last: dict[str, int] = {}
+        old = []
+        for row_id, entity_id in self.db.execute(
+                "select id, entity_id from history where at < ? order by at limit ?", [cutoff, PRUNE_BATCH]):
+            if entity_id in last:
+                old.append((last[entity_id],))
+            last[entity_id] = row_id
+        self.db.execute("begin")
+        self.db.conn.executemany("delete from history where id = ?", old)
+        self.db.execute("commit")
+        return len(old)
 
     # -- questions -------------------------------------------------------------------------
     def last_became(self, entity_id: str, states: set[str], before: float | None = None) -> float | None:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from claw import mcp_server
 from claw.tools import Caller
-from memory.history import History
+from memory.history import PRUNE_BATCH, History
 from memory.store import Store
 from tests.test_automations import MONDAY, ManualClock, ha_state, house, say
 
@@ -28,6 +28,13 @@ def test_spans_durations_last_change_and_retention(tmp_path):
     assert history.prune(t0 + 2 * 86400 + 100 * 60) == 2
     assert [r["state"] for r in history.recent("switch.pool_pump")] == ["off", "on", "off"]
     assert history.state_at("switch.pool_pump", t0 + 2 * 86400) == "off"
+    # A backlog (the retention was shortened) goes a batch at a time, never all at once.
+    history.add_many(("light.lamp", "on" if n % 2 else "off", t0 - 86400 + n) for n in range(PRUNE_BATCH * 2))
+    first = history.prune(t0 + 2 * 86400 + 100 * 60)
+    assert first == PRUNE_BATCH - 1
+    while history.prune(t0 + 2 * 86400 + 100 * 60):
+        pass
+    assert [r["state"] for r in history.recent("light.lamp")] == ["on"]
 
 
 async def test_every_change_is_recorded_and_questions_are_answered_without_a_model(claw_home):
