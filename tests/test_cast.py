@@ -22,9 +22,12 @@ from devices.families.cast import FAMILY
 from devices.families.cast.driver import SERVICES, CastDriver
 from devices.families.cast.emulator import CAST_PORT, INFO_PORT, CastEmulator
 from devices.home import Home
+from devices.advertise import Advertiser
 from devices.model import Device, DeviceError, DeviceRefused, Entity
 from memory.store import Store
+from tests import netns
 
+MODULE = "tests.test_cast"
 URL = "http://media.example.net/jazz/take_five.mp3"
 MakeCast = Callable[..., Awaitable[CastEmulator]]
 MakeDriver = Callable[..., CastDriver]
@@ -409,6 +412,49 @@ async def test_a_cast_group_is_a_player_of_its_own(cast: MakeCast, driver: MakeD
     assert entity.attributes["group_members"] == ["media_player.kitchen_speaker"]
     [speaker] = await driver(kitchen).refresh()
     assert "group_members" not in speaker.attributes
+
+
+async def scenario_pychromecast_discovery() -> dict:
+    """pychromecast's own mDNS browser (HA's discovery) finds the emulator as we advertise it
+    and connects to it: the TXT records are what it reads (in a namespace: it multicasts)."""
+    import zeroconf
+
+    assert netns.only_loopback(), "refusing to multicast outside a test namespace"
+    emu = await CastEmulator("127.0.0.1", 0, name="Hall Speaker", info_port=None).start()
+    advertiser = Advertiser("127.0.0.1")
+    await advertiser.start()
+    await advertiser.add_mdns("_googlecast._tcp.local.", emu.instance, "127.0.0.1", emu.port, emu.txt())
+    zconf = zeroconf.Zeroconf(interfaces=["127.0.0.1"])
+    found = threading.Event()
+    browser = pychromecast.CastBrowser(pychromecast.SimpleCastListener(lambda uuid, service: found.set()), zconf)
+    browser.start_discovery()
+
+    def session() -> dict:
+        assert found.wait(10), "pychromecast found no Cast device"
+        [info] = browser.devices.values()
+        cc = pychromecast.get_chromecast_from_cast_info(info, zconf, tries=1, timeout=3)
+        cc.wait(timeout=5)
+        volume = cc.status.volume_level
+        cc.disconnect(timeout=3)
+        return {"uuid": str(info.uuid), "name": info.friendly_name, "model": info.model_name,
+                "port": info.port, "host": info.host, "volume": volume}
+
+    try:
+        out = await asyncio.to_thread(session)
+    finally:
+        browser.stop_discovery()
+        zconf.close()
+        await advertiser.stop()
+        await emu.stop()
+    out["expected"] = [str(emu.uuid), emu.name, emu.model, emu.port]
+    return out
+
+
+def test_pychromecast_discovers_the_advert() -> None:
+    with netns.namespace() as ns:
+        out = netns.run_in(ns, MODULE, "scenario_pychromecast_discovery", timeout=60)
+    assert [out["uuid"], out["name"], out["model"], out["port"]] == out["expected"], out
+    assert out["host"] == "127.0.0.1" and out["volume"] == 0.3, out
 
 
 def test_family_declares_its_mdns_type_and_uid() -> None:
