@@ -37,6 +37,7 @@ from devices.families.homeassistant.registries import Registries
 from devices.families.homeassistant.services import ServiceError, now
 
 HA_VERSION = "2026.11.1"
+KEPT = 1000  # entries kept of each record of what clients did (credentials, requests, commands)
 TARGET_KEYS = ("entity_id", "device_id", "area_id", "floor_id", "label_id")
 REGISTRY_LISTS = {"config/floor_registry/list": "floors", "config/area_registry/list": "areas",
                   "config/device_registry/list": "devices"}
@@ -248,7 +249,7 @@ class HomeAssistantEmulator(Emulator):
         """Run a service the way HA would: the target (entity, device, area, floor ids, flat
         in `data` as HA merges them) names the entities, those of `domain` take it. Returns
         the states it changed and, with return_response, the service's response."""
-        self.service_calls.append((domain, service, data))
+        _note(self.service_calls, (domain, service, data))
         # HA has the services of the integrations it loaded: here, of the house's domains.
         loaded = domain == "homeassistant" or any(e.startswith(domain + ".") for e in self.states)
         if not loaded or service not in ha_services.SERVICES.get(domain, ()):
@@ -299,8 +300,8 @@ class HomeAssistantEmulator(Emulator):
     async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
         # The WebSocket API authenticates inside the socket instead.
         if request.path != "/api/websocket":
-            self.requests_seen.append(f"{request.method} {request.path}")
-            self.credentials_seen.append(request.headers.get("Authorization", ""))
+            _note(self.requests_seen, f"{request.method} {request.path}")
+            _note(self.credentials_seen, request.headers.get("Authorization", ""))
             if request.headers.get("Authorization") != f"Bearer {self.token}":
                 return web.Response(status=401, text="401: Unauthorized")
         return await handler(request)
@@ -359,7 +360,7 @@ class HomeAssistantEmulator(Emulator):
         await ws.prepare(request)
         await ws.send_json({"type": "auth_required", "ha_version": HA_VERSION})
         auth = await ws.receive_json(timeout=10)
-        self.credentials_seen.append(str(auth.get("access_token", "")))
+        _note(self.credentials_seen, str(auth.get("access_token", "")))
         if auth.get("type") != "auth" or auth.get("access_token") != self.token:
             await ws.send_json({"type": "auth_invalid", "message": "Invalid access token or password"})
             await ws.close()
@@ -381,7 +382,7 @@ class HomeAssistantEmulator(Emulator):
 
     def _command(self, conn: _Connection, msg: dict[str, Any]) -> None:
         msg_id, kind = msg.get("id"), msg.get("type")
-        self.commands_seen.append(str(kind))
+        _note(self.commands_seen, str(kind))
 
         def result(value: Any = None) -> None:
             conn.send({"id": msg_id, "type": "result", "success": True, "result": value})
@@ -461,6 +462,13 @@ class HomeAssistantEmulator(Emulator):
                 elif kind == "entities" and event_type == "state_changed" and (
                         not what or data["entity_id"] in what):
                     conn.send({"id": sub_id, "type": "event", "event": _diff(data)})
+
+
+def _note(seen: list[Any], item: Any) -> None:
+    """Keep `item` in a record tests read; the oldest go once there are many (a demo runs for days)."""
+    seen.append(item)
+    if len(seen) > 2 * KEPT:
+        del seen[:-KEPT]
 
 
 def todo_items(given: list[dict[str, Any]]) -> list[dict[str, Any]]:
