@@ -77,6 +77,15 @@ NOT_NAMES = {"it", "that", "this", "them", "everything", "all", "something", "an
 VERBS = {*COMMAND_WORDS, "put", "make", "get", "let", "have", "go", "send", "give", "bring"}
 TIMES = {"sunset", "sunrise", "dusk", "dawn", "noon", "midnight", "tonight", "tomorrow", "morning",
          "evening", "night", "later", "minutes", "minute", "hours", "hour", "seconds", "oclock", "am", "pm"}
+ASKING = {"is", "are", "was", "were", "do", "does", "did", "can", "could", "will", "would", "should"}
+# Words too general to stand for one device, though only one device's name holds them.
+# (Words Home Assistant's templates read as a kind of device across a room stay out too: "the
+# lights" is every light in the room, not the one "Ceiling Light".)
+GENERIC_WORDS = {"light", "lights", "lamp", "lamps", "switch", "switches", "speaker", "speakers", "tv",
+                 "tvs", "fan", "fans", "thermostat", "thermostats", "plug", "plugs", "socket", "sockets",
+                 "room", "door", "doors",
+                 "sensor", "sensors", "temperature", "humidity", "motion", "power", "level", "status",
+                 "battery", "mode", "main", "left", "right", "big", "small", "all", "one", "two", "on", "off"}
 CONNECTIVES = {"for", "to", "in", "on", "at", "with", "by", "of", "from", "and", "or", "if", "when"}
 # Number slots, and the words that make "one" a number ("one percent") rather than a pick.
 NUMBERS = {"brightness", "volume_level", "position", "percentage"}
@@ -140,9 +149,11 @@ class FastPath:
             if chosen is not None:
                 return await self._act([_from_answer(question, chosen)], caller)
         command = self.understand(text, room)
-        if command is None:
-            text = fixed(text, self._house_words)
-            command = self.understand(text, room)
+        if command is None or (command.loose and not self._resolvable(command)):
+            retry = fixed(text, self._house_words)  # "trun on the lights", "the night lite"
+            again = self.understand(retry, room) if retry != text else None
+            if again is not None and not (again.loose and not self._resolvable(again)):
+                command, text = again, retry
         if command is not None:
             return await self._act([command], caller)
         parts = understand_parts(text, lambda piece, like: self._understand_piece(piece, room, like))
@@ -226,7 +237,7 @@ class FastPath:
                      if not (k == "domain" and getattr(u, "text", "") == MISSING_ENTITY)}
         if any(isinstance(u, UnmatchedRangeEntity) for u in unmatched.values()):
             return None
-        said = {k: u.text.strip() for k, u in unmatched.items()}
+        said = {k: ARTICLE.sub("", u.text).strip() for k, u in unmatched.items()}
         if "device_class" in said and said["device_class"] != MISSING_ENTITY \
                 and self._names_something(said["device_class"], None):
             said["name"] = said.pop("device_class")  # "open the tap": a device, not a kind of cover
@@ -288,7 +299,7 @@ class FastPath:
         if key == "area":
             # "dim the living room" is a room and a word we did not read, not a room we lack;
             # "put the alarm on" has no room "put"
-            return not holds_a_room and not (len(words) == 1 and words[0] in VERBS)
+            return not holds_a_room and not (len(words) == 1 and words[0] in VERBS | ASKING)
         if holds_a_room and not self._names_something(said, None):
             return False  # "start cleaning the living room": words we did not read, and a room
         if " ".join(words) in NOT_NAMES or self.home.area_named(said) is not None:
@@ -429,6 +440,11 @@ class FastPath:
                 names.setdefault((normalize(text), e.domain), TextSlotValue.from_tuple(
                     (text, text, {"domain": e.domain}), allow_template=False))
         areas = [(text, a.name) for a in self.home.areas.values() for text in (a.name, *a.aliases)]
+        taken = {normalize(t) for t, _ in areas} | {normalize(f) for f in self.home.floors()} \
+            | {n for n, _ in names}
+        for phrase, e in _partial_names(entities, taken).items():
+            names.setdefault((phrase, e.domain), TextSlotValue.from_tuple(
+                (phrase, e.name, {"domain": e.domain}), allow_template=False))
         floors = [(f, f) for f in self.home.floors()]
         self._lists = {
             "name": TextSlotList(name="name", values=list(names.values())),
@@ -476,8 +492,10 @@ class FastPath:
                 replies.append(" ".join(a.result for a in done))
             else:
                 targets = self._targets(command.calls)
-                replies.append(self.replies.render(command.intent, command.response, command.slots,
-                                                   targets) or " ".join(a.result for a in done) or "Done.")
+                reply = self.replies.render(command.intent, command.response, command.slots, targets)
+                if "None" in reply.split():  # a template with no word for this kind of device
+                    reply = ""
+                replies.append(reply or " ".join(a.result for a in done) or "Done.")
         if unknown:
             replies.append("I didn't understand " + " or ".join(f"'{u}'" for u in unknown)
                            + ", so I haven't done anything about it.")
@@ -588,6 +606,31 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+def _partial_names(entities: Any, taken: set[str]) -> dict[str, Entity]:
+    """Parts of names that only one device has ("blinds" for the Study Blinds, "spot" for the
+    Kitchen Spots), so every template reads them as that device; not a part that is a room, a
+    floor, another device's name or a word for a kind of device."""
+    holders: dict[str, dict[str, Entity]] = {}
+    for e in entities:
+        for text in (e.name, *e.aliases):
+            words = normalize(text).split()
+            for i in range(len(words)):
+                for j in range(i + 1, len(words) + 1):
+                    part = words[i:j]
+                    for phrase in {" ".join(part), " ".join([*part[:-1], _other_number(part[-1])])}:
+                        holders.setdefault(phrase, {})[e.entity_id] = e
+    return {phrase: next(iter(found.values())) for phrase, found in holders.items()
+            if len(found) == 1 and phrase not in taken and len(phrase) > 2
+            and not set(phrase.split()) <= GENERIC_WORDS and not phrase.isdigit()}
+
+
+def _other_number(word: str) -> str:
+    """ "blinds" <-> "blind" (a name's last word as people say it in the other number)."""
+    if len(word) > 3 and word.endswith("s"):
+        return word[:-1]
+    return word + "s"
 
 
 def _stems(text: str) -> set[str]:

@@ -188,9 +188,20 @@ intents:
           - "open [the] {area}"
         slots:
           domain: cover
+        response: cover
       - sentences:
           - "(turn|switch) on everything (in|on) [the] {area}"
           - "(turn|switch) everything on (in|on) [the] {area}"
+        response: claw
+  HassSetPosition:
+    data:
+      - sentences:
+          - "(open|close|lower|raise) [the] {name} (halfway|half way)"
+          - "(open|close|lower|raise) [the] {name} to (halfway|half way)"
+        requires_context:
+          domain: [cover, valve]
+        slots:
+          position: 50
   HassClimateSetTemperature:
     data:
       - sentences:
@@ -216,9 +227,11 @@ intents:
           - "close [the] {area}"
         slots:
           domain: cover
+        response: cover
       - sentences:
           - "(turn|switch) off everything (in|on) [the] {area}"
           - "(turn|switch) everything off (in|on) [the] {area}"
+        response: claw
   HassMediaPause:
     data:
       - sentences:
