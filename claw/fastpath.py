@@ -470,6 +470,11 @@ class FastPath:
             if command.intent == "ClawInRoom":
                 replies.append(self._in_room(command, caller))
                 continue
+            if command.intent == "ClawWhereAmI":
+                room = caller.area or chat_room(self.home.store, caller.chat_id)
+                replies.append(f"As far as I know you're in the {room}." if room else
+                               "I don't know which room you're in; tell me (\"I'm in the kitchen\").")
+                continue
             if command.intent in HOUSE_QUESTIONS:
                 replies.append(self._about_house(command))
                 continue

@@ -14,10 +14,16 @@ intents:
   ClawInRoom:
     data:
       - sentences:
-          - "(i'm|i am|im|we're|we are) [now|currently|right now] (in|at) [the] {claw_room:room} [now|right now]"
+          - "[now] (i'm|i am|im|we're|we are) [now|currently|right now] [sitting|standing|working|upstairs|downstairs] (in|at) [the] {claw_room:room} [now|right now]"
           - "(set|change) my (room|location) to [the] {claw_room:room}"
           - "my (room|location) is [the] {claw_room:room}"
           - "i (moved|went) (to|into) [the] {claw_room:room}"
+  ClawWhereAmI:
+    data:
+      - sentences:
+          - "where am i"
+          - "(which|what) (room|area) am i in"
+          - "(which|what) room do you think i am in"
   ClawHelp:
     data:
       - sentences:
@@ -309,7 +315,7 @@ lists:
 """)
 
 # Intents of our own whose answer comes from the house itself, not from a tool.
-HOUSE_QUESTIONS = {"ClawHelp", "ClawListDevices", "ClawListRooms", "ClawWhereIs"}
+HOUSE_QUESTIONS = {"ClawHelp", "ClawListDevices", "ClawListRooms", "ClawWhereIs", "ClawWhereAmI"}
 
 
 def merged(data: dict[str, Any]) -> dict[str, Any]:

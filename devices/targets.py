@@ -161,6 +161,11 @@ def area_like(home: Home, said: str) -> Area | None:
         return holding[0]
     if holding:
         return None  # "room" for "Guest Room 2" and "Living Room": not ours to pick
+    joined = "".join(normalize(said).split())  # "guestroom" for "Guest Room 2"
+    run_together = [a for a in areas if any("".join(normalize(n).split()).startswith(joined)
+                                            for n in spelled[a.name])]
+    if len(run_together) == 1 and len(joined) >= MIN_FUZZY_LENGTH:
+        return run_together[0]
     near = [a for a in areas if any(_near_words(wanted, _words(n)) for n in spelled[a.name])]
     return near[0] if len(near) == 1 else None
 

@@ -62,6 +62,8 @@ async def test_the_room_comes_from_the_request_or_from_saying_it(chat: Chat) -> 
     assert [a["args"] for a in r["actions"]] == [{"area": "Study", "domain": ["light"]}]
     assert chat.on("Desk Lamp") and not chat.on("Floor Lamp")
 
+    r = await chat.say("where am I?", chat_id="upstairs")
+    assert r["reply"] == "As far as I know you're in the Study."
     # another chat has no room: it is asked, and nothing changes
     r = await chat.say("turn off the light", chat_id="elsewhere")
     assert r["reply"].startswith("Which room:") and r["actions"] == []
