@@ -40,7 +40,8 @@ async def claw_with_local(claw_home, standin, local_backend):
 
 
 async def chat(client, text, **extra):
-    r = await client.post("/api/chat", json={"text": text, "chat_id": "router", **extra})
+    # a local turn can take a minute on a busy 2-core machine
+    r = await client.post("/api/chat", json={"text": text, "chat_id": "router", **extra}, timeout=180)
     assert r.status_code == 200
     return r.json()
 
