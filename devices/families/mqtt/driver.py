@@ -22,6 +22,7 @@ import asyncio
 import inspect
 import json
 import logging
+import socket
 import ssl
 import uuid
 from collections.abc import Awaitable, Callable
@@ -33,6 +34,7 @@ from devices.model import Device, DeviceError, DeviceRefused, Entity
 
 from . import z2m
 from .hass import BadDiscovery, Component, Publish, component, from_config, parse_topic
+from .tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,16 @@ class MqttDriver:
             raise DeviceError(self.problem or f"I'm not connected to {self._where()} yet")
         return [self._entity(key) for key in self.components]
 
+    async def refresh_entity(self, entity_id: str) -> Entity:
+        """One entity as last reported (the home's read-back after a command: nothing to ask the
+        broker, the device's report arrives by push)."""
+        if self._client is None:
+            raise DeviceError(self.problem or f"I'm not connected to {self._where()}")
+        key = self._keys.get(entity_id)
+        if key is None:
+            raise DeviceRefused(f"{entity_id} is not one of the entities on {self._where()}")
+        return self._entity(key)
+
     async def call(self, entity_id: str, service: str, data: dict[str, Any]) -> None:
         key = self._keys.get(entity_id)
         if key is None:
@@ -112,19 +124,18 @@ class MqttDriver:
                               f"({e}); I'm reconnecting") from None
 
     async def follow(self, on_change: OnChange) -> None:
-        """Hand every change to `on_change` until cancelled (the connection lives as long)."""
+        """Hand every change to `on_change` until cancelled; the connection lives until close()."""
         self._on_change = on_change
         self._start()
         assert self._task is not None
         if self._client is not None:  # what changed between the first refresh and now
             for key in list(self.components):
                 await self._push(key)
-        await self._task
+        await asyncio.shield(self._task)
 
     async def close(self) -> None:
         for task in [*self._asking, *([self._task] if self._task else [])]:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await cancel_and_wait(task)
         self._task = None
 
     # -- the connection ------------------------------------------------------------------------
@@ -159,6 +170,8 @@ class MqttDriver:
             self.device.host, self.device.port, username=self._username, password=self._password,
             identifier=self._id, timeout=self.timeout, keepalive=30, tls_context=tls,
             max_queued_incoming_messages=50_000,
+            # Small messages, sent as they come: no waiting on Nagle for the broker's ACK.
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         )
 
     async def _session(self, client: aiomqtt.Client) -> None:
@@ -181,8 +194,7 @@ class MqttDriver:
                 self._wanted.clear()
                 await self._subscribe_wanted(client)
         finally:
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
+            await cancel_and_wait(reader)
 
     async def _until(self, waiting: asyncio.Future[Any], reader: asyncio.Future[None]) -> Any:
         """`waiting`'s result, unless the connection ends first (then its MqttError)."""

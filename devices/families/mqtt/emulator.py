@@ -15,14 +15,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiomqtt
 
 from .colors import hs_to_rgb, rgb_to_xy
+from .tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
+
+NO_DELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class MqttPeer:
@@ -48,16 +52,17 @@ class MqttPeer:
         if self._client is not None and self.will is not None:
             await self.publish(*self.will, retain=True)
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait(self._task)
         self._task = None
 
     async def _run(self) -> None:
         while True:
             will = aiomqtt.Will(self.will[0], self.will[1], retain=True) if self.will else None
             try:
+                # No Nagle: the PUBACK of a command and the state report after it go at once.
                 async with aiomqtt.Client(self.host, self.port, username=self._username,
-                                          password=self._password, will=will, timeout=3) as client:
+                                          password=self._password, will=will, timeout=3,
+                                          socket_options=[NO_DELAY]) as client:
                     self._client = client
                     await self.announce(client)
                     self.connected.set()
@@ -72,9 +77,10 @@ class MqttPeer:
             await asyncio.sleep(0.1)
 
     async def publish(self, topic: str, payload: str, retain: bool = False) -> None:
+        """QoS 0, as Zigbee2MQTT and ESPHome publish states by default."""
         if self._client is None:
             raise RuntimeError(f"{type(self).__name__} is not connected to the broker")
-        await self._client.publish(topic, payload, qos=1, retain=retain)
+        await self._client.publish(topic, payload, qos=0, retain=retain)
 
     async def announce(self, client: aiomqtt.Client) -> None: ...
 
@@ -223,7 +229,9 @@ class Zigbee2MqttBridge(MqttPeer):
         return [coordinator, *(d.info() for d in self.devices.values())]
 
     async def announce(self, client: aiomqtt.Client) -> None:
-        await client.subscribe(f"{self.base}/#")
+        # Commands only (a name may hold one `/`): its own state reports do not come back to it.
+        await client.subscribe([(f"{self.base}/{'+/' * depth}{verb}", 0)
+                                for depth in (1, 2) for verb in ("set", "get")])
         await client.publish(f"{self.base}/bridge/state", json.dumps({"state": "online"}), qos=1, retain=True)
         await client.publish(f"{self.base}/bridge/devices", json.dumps(self.device_list()), qos=1, retain=True)
         for device in self.devices.values():

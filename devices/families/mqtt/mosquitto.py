@@ -33,12 +33,15 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 class Mosquitto:
     def __init__(self, host: str = "127.0.0.1", port: int = 0,
-                 users: dict[str, str] | None = None) -> None:
+                 users: dict[str, str] | None = None, tcp_nodelay: bool = True) -> None:
         if not installed():
             raise RuntimeError(f"mosquitto is not installed ({BINARY}); run: apt-get install mosquitto")
         self.host = host
         self.port = port or free_port(host)
         self.users = users  # None: anonymous clients allowed
+        # mosquitto's default (false) holds a small message back until the client ACKs the last
+        # one: a command's PUBACK, then the device's report 40 ms later (delayed ACK).
+        self.tcp_nodelay = tcp_nodelay
         self._dir = Path(tempfile.mkdtemp(prefix="claw-mosquitto-"))
         self._process: subprocess.Popen[bytes] | None = None
         self._fail: str | None = None
@@ -62,7 +65,8 @@ class Mosquitto:
 
     def _write_config(self) -> None:
         lines = [f"listener {self.port} {self.host}", "persistence false",
-                 f"log_dest file {self._dir / 'mosquitto.log'}"]
+                 f"log_dest file {self._dir / 'mosquitto.log'}",
+                 f"set_tcp_nodelay {'true' if self.tcp_nodelay else 'false'}"]
         if self.users is None:
             lines.append("allow_anonymous true")
         else:
