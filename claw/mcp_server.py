@@ -35,8 +35,10 @@ if TYPE_CHECKING:
 PATH = "/api/mcp"
 CALLER = Caller(role="owner", chat_id="mcp", channel="mcp")  # the token holder is the owner
 # Not offered over MCP, besides the owner-only tools (risk tiers, renames, soul.md, Home
-# Assistant's token): the agent's own memory and persona, which are the owner's conversation.
-NOT_OVER_MCP = {"read_soul", "remember", "recall", "forget", "set_chat_privacy"}
+# Assistant's token): the agent's own memory and persona, which are the owner's conversation;
+# and drafting an automation, which waits for a "yes" in that chat (POST /api/automations saves
+# one directly).
+NOT_OVER_MCP = {"read_soul", "remember", "recall", "forget", "set_chat_privacy", "create_automation"}
 RULES = """\
 You control a house through Claw's tools, named like Home Assistant's intents.
 - Target a device by `name` (or an alias), or an `area`/`floor` with a `domain`, exactly as

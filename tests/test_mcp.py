@@ -27,7 +27,8 @@ from tests.home_fixtures import SmallHome, devices_in
 
 HA_NAMES = {"HassTurnOn", "HassTurnOff", "HassLightSet", "HassMediaPause", "HassClimateSetTemperature",
             "GetLiveContext", "GetDateTime", "HassGetState"}
-NOT_OFFERED = {"SetRiskTier", "RenameDevice", "update_soul", "read_soul", "ConnectHomeAssistant", "remember"}
+NOT_OFFERED = {"SetRiskTier", "RenameDevice", "update_soul", "read_soul", "ConnectHomeAssistant", "remember",
+               "create_automation"}  # a draft waits for a "yes" in the chat, which MCP has not
 
 
 @contextlib.asynccontextmanager
