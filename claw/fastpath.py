@@ -31,7 +31,7 @@ from claw.executor import Action, Executor
 from claw.fastpath_compound import understand_parts
 from claw.fastpath_questions import Question, Questions, picked, question_text
 from claw.fastpath_reply import Replies, view
-from claw.fastpath_sentences import HOUSE_QUESTIONS, merged
+from claw.fastpath_sentences import ASKED, HOUSE_QUESTIONS, merged
 from claw.fastpath_typos import COMMAND_WORDS, fixed
 from claw.rooms import chat_room, set_chat_room
 from claw.tools import Caller
@@ -77,6 +77,7 @@ NOT_NAMES = {"it", "that", "this", "them", "everything", "all", "something", "an
 VERBS = {*COMMAND_WORDS, "put", "make", "get", "let", "have", "go", "send", "give", "bring"}
 TIMES = {"sunset", "sunrise", "dusk", "dawn", "noon", "midnight", "tonight", "tomorrow", "morning",
          "evening", "night", "later", "minutes", "minute", "hours", "hour", "seconds", "oclock", "am", "pm"}
+QUANTIFIERS = {"all", "every", "each", "everything", "everywhere", "any", "whole"}
 ASKING = {"is", "are", "was", "were", "do", "does", "did", "can", "could", "will", "would", "should"}
 # Words too general to stand for one device, though only one device's name holds them.
 # (Words Home Assistant's templates read as a kind of device across a room stay out too: "the
@@ -96,6 +97,7 @@ KIND_OF_ALL = {"light", "turn", "switch", "on", "off", "all", "please", "set", "
 POLITE = re.compile(r"^\s*(?:(?:hey|ok|okay)\s+claw\W*\s*)?(?:please\s+|(?:could|can|would|will) you(?: please)?\s+)"
                     r"|(?:,?\s*\b(?:please|thanks|thank you|for me|now|right now))+\s*[.!?]*\s*$",
                     re.IGNORECASE)
+NEGATION = re.compile(r"\b(?:not|don'?t|do not|never|except|unless|without|neither|nor)\b", re.IGNORECASE)
 ARTICLE = re.compile(r"^\s*(?:the|a|an|some)\s+", re.IGNORECASE)
 ITEM_JOINTS = re.compile(r"\s*(?:,\s*and\b|,|\band\b)\s*", re.IGNORECASE)
 
@@ -113,6 +115,7 @@ class Command:
     loose: bool = False  # a name or area the house does not know was taken as said
     ask: list[Entity] = field(default_factory=list)  # several fit and the sentence did not say which
     picked: bool = False  # the answer to a "which one?": the reply names what was done
+    guessed: bool = False  # the target was inferred (the one of its kind, what is playing)
 
 
 class FastPath:
@@ -143,6 +146,8 @@ class FastPath:
         `area` is where the speaker is (a voice satellite's room); else the channel's, else the
         room the chat last said it is in."""
         room = area or caller.area or chat_room(self.home.store, caller.chat_id)
+        if NEGATION.search(text) and not NEGATION.search(" ".join(self._house_words)):
+            return None  # "turn off the lights, not the desk lamp": templates have no "not"
         question = self.questions.take(caller.chat_id)
         if question is not None:
             chosen = picked(question, text)
@@ -159,6 +164,10 @@ class FastPath:
         parts = understand_parts(text, lambda piece, like: self._understand_piece(piece, room, like))
         if parts is None or not any(p.command for p in parts):
             return None
+        if any(p.command is not None and p.command.intent in ASKED for p in parts):
+            for p in parts:  # a question never changes the house, not even half of one
+                if p.command is not None and p.command.intent not in ASKED:
+                    p.command = None
         unknown = [p.said for p in parts if p.command is None]
         if unknown and self.has_model():
             return None  # the model reads the whole sentence rather than half of it
@@ -204,8 +213,10 @@ class FastPath:
     def _understand_piece(self, piece: str, room: str | None, like: Command | None) -> Command | None:
         """A piece of a compound sentence; one that borrows words from its neighbour (`like`)
         must be a strict match asking the same kind of thing."""
-        command = self.understand(piece, room, strict=like is not None)
-        if command is None or like is None:
+        command = self.understand(piece, room, strict=True)
+        if command is None or command.guessed:
+            return None  # in a compound only what is said outright: "unlock and open the garage door"
+        if like is None:
             return command
         if command.intent != like.intent or not command.calls or not like.calls:
             return None
@@ -291,8 +302,9 @@ class FastPath:
     def _could_be_a_name(self, said: str, intent: str, key: str) -> bool:
         """Whether words said where a name was expected plausibly name a device or an area."""
         words = normalize(said).split()
-        if not words or len(words) > 3 or any(w.isdigit() or w in CONNECTIVES or (w in TIMES and w not in self._house_words)
-                                             for w in words):
+        if not words or len(words) > 3 or any(
+                w.isdigit() or w in CONNECTIVES or (w in TIMES | QUANTIFIERS and w not in self._house_words)
+                for w in words):
             return False  # "turn off the porch light at sunset" is for later: not a room "sunset"
         said_as = normalize(said)
         holds_a_room = any(normalize(n) in said_as for a in self.home.areas.values() for n in (a.name, *a.aliases))
@@ -326,7 +338,10 @@ class FastPath:
             # resume or skip, which player is a real question.
             found = found or players
             if intent in ("HassMediaPause", "HassMediaPlayerMute") and found is not players:
-                return self._on_each(intent, slots, response, found)
+                command = self._on_each(intent, slots, response, found)
+                if command is not None:
+                    command.guessed = True
+                return command
         else:
             domains = slots.get("domain") or self.intent_domains.get(intent)
             if not domains:
@@ -345,6 +360,8 @@ class FastPath:
         if len(found) > 1 and intent in QUESTIONS:
             return None  # a question about one of several: the model can ask it back
         command = self._on_each(intent, slots, response, found[:1])
+        if command is not None:
+            command.guessed = True
         if command is not None and len(found) > 1:
             command.ask = sorted(found, key=lambda e: e.entity_id)
             command.slots = {**command.slots, "_many": many}
@@ -504,7 +521,8 @@ class FastPath:
         if unknown:
             replies.append("I didn't understand " + " or ".join(f"'{u}'" for u in unknown)
                            + ", so I haven't done anything about it.")
-        return TurnResult(" ".join(r for r in replies if r) or "Done.", actions, "fast")
+        said = [r if r.endswith((".", "?", "!")) or len(replies) == 1 else r + "." for r in replies if r]
+        return TurnResult(" ".join(said) or "Done.", actions, "fast")
 
     def _in_room(self, command: Command, caller: Caller) -> str:
         said = str(command.slots.get("room", "")).strip()

@@ -199,6 +199,19 @@ intents:
           - "(turn|switch) on everything (in|on) [the] {area}"
           - "(turn|switch) everything on (in|on) [the] {area}"
         response: claw
+      - sentences:
+          - "(turn|switch) on (all [the]|every) lights [<claw_everywhere>]"
+          - "(turn|switch) (all [the]|every) lights on [<claw_everywhere>]"
+          - "(turn|switch) on the lights <claw_everywhere>"
+        slots:
+          domain: light
+        response: light_all
+      - sentences:
+          - "lock (all [the]|every) doors"
+          - "lock [up] [the] (house|home)"
+        slots:
+          domain: lock
+        response: lock
   HassSetPosition:
     data:
       - sentences:
@@ -238,6 +251,18 @@ intents:
           - "(turn|switch) off everything (in|on) [the] {area}"
           - "(turn|switch) everything off (in|on) [the] {area}"
         response: claw
+      - sentences:
+          - "(turn|switch) off (all [the]|every) lights [<claw_everywhere>]"
+          - "(turn|switch) (all [the]|every) lights off [<claw_everywhere>]"
+          - "(turn|switch) off the lights <claw_everywhere>"
+        slots:
+          domain: light
+        response: light_all
+      - sentences:
+          - "unlock (all [the]|every) doors"
+        slots:
+          domain: lock
+        response: lock
   HassMediaPause:
     data:
       - sentences:
@@ -298,6 +323,7 @@ expansion_rules:
   claw_vacuum: "(vacuum|vacuum cleaner|robot vacuum|robot|hoover|roomba)"
   claw_dock: "to [the] (dock|base|charger|charging station)"
   claw_alarm: "(alarm|house alarm|burglar alarm|security system|alarm system)"
+  claw_everywhere: "(everywhere|in every room|in all [the] rooms|in the (whole|entire) (house|home)|throughout the (house|home)|in the house)"
 lists:
   claw_room:
     wildcard: true
@@ -316,6 +342,8 @@ lists:
 
 # Intents of our own whose answer comes from the house itself, not from a tool.
 HOUSE_QUESTIONS = {"ClawHelp", "ClawListDevices", "ClawListRooms", "ClawWhereIs", "ClawWhereAmI"}
+# Intents that only ask (a compound with one of them changes nothing).
+ASKED = {"HassGetState", "HassClimateGetTemperature", "TodoGetItems", *HOUSE_QUESTIONS}
 
 
 def merged(data: dict[str, Any]) -> dict[str, Any]:
