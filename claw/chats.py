@@ -39,7 +39,9 @@ if the garage is open more than 10 minutes", "when someone is in the driveway se
 
 Without a model I still understand the everyday commands: "turn on the kitchen lights", \
 "dim the living room to 30%", "pause the music in the study", "set the hallway to 21 degrees", \
-"is the garage door open?", "lock the front door". Anything else needs Claude or the local model.
+"is the garage door open?", "lock the front door", "add milk to the shopping list", several at \
+once ("turn off the lamp and close the blinds"), and "I'm in the study" (then "turn off the \
+light" means the study's). Anything else needs Claude or the local model.
 
 /status how the house and I are doing
 /devices everything I can see
