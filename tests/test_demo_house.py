@@ -109,7 +109,7 @@ def test_demo_house_end_to_end():
     with netns.namespace() as ns:
         out = netns.run_in(ns, MODULE, "scenario_demo", timeout=90)
     entities = out["entities"]
-    assert len(entities) == 22, sorted(entities)
+    assert len(entities) == 24, sorted(entities)
     assert out["discovered_s"] < 10
     assert entities["media_player.study"][:2] == ["Study Speaker", "Study"]
     assert entities["light.kitchen_ceiling"][:2] == ["Kitchen Ceiling", "Kitchen"]
