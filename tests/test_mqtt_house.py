@@ -3,7 +3,9 @@ the owner hears when it is down or refuses the credentials (a real mosquitto on 
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 
@@ -104,5 +106,40 @@ async def test_owner_hears_the_credentials_were_refused(make_house) -> None:
                                  "password; check username and password under [mqtt] in claw.toml. "
                                  "I'll keep trying."]
         assert not house.home.entities
+    finally:
+        await broker.close()
+
+
+def certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for 127.0.0.1 signed by it (openssl, as an owner would)."""
+    ca_key, ca, key, csr, crt = (folder / n for n in ("ca.key", "ca.crt", "server.key", "server.csr", "server.crt"))
+    run = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True)  # noqa: E731
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Test House CA",
+        "-keyout", str(ca_key), "-out", str(ca))
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(csr))
+    ext = folder / "san.cnf"
+    ext.write_text("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
+        "-days", "2", "-extfile", str(ext), "-out", str(crt))
+    return ca, crt, key
+
+
+async def test_a_tls_broker_is_checked_against_the_owners_ca_file(make_house, tmp_path: Path) -> None:
+    ca, crt, key = certificates(tmp_path)
+    (tmp_path / "other").mkdir()
+    other_ca, _, _ = certificates(tmp_path / "other")  # a CA that did not sign the broker's
+    broker = Mosquitto(tls=(str(crt), str(key)))
+    await broker.start()
+    try:
+        right = make_house(MqttConfig(url=broker.url, ca_file=str(ca)))
+        await right._connect_mqtt()
+        await eventually(lambda: bool(right.notices))
+        assert right.notices == ["I found an MQTT broker."]
+        wrong = make_house(MqttConfig(url=broker.url, ca_file=str(other_ca)))
+        await wrong._connect_mqtt()
+        [line] = wrong.notices
+        assert line == (f"The MQTT broker at 127.0.0.1:{broker.port} failed the certificate check "
+                        "(certificate verify failed: unable to get local issuer certificate); check "
+                        "ca_file under [mqtt] in claw.toml. I'll keep trying."), line
     finally:
         await broker.close()

@@ -22,6 +22,7 @@ import asyncio
 import inspect
 import json
 import logging
+import re
 import socket
 import ssl
 import uuid
@@ -246,7 +247,8 @@ class MqttDriver:
                     "under [mqtt] in claw.toml. I'll keep trying.")
         text = str(error)
         if "CERTIFICATE" in text.upper() or "SSL" in text.upper():
-            return (f"{broker} failed the certificate check ({text}); check ca_file under [mqtt] "
+            reason = re.sub(r"^\[SSL: \w+\] | \(_ssl\.c:\d+\)$", "", text)  # OpenSSL's words only
+            return (f"{broker} failed the certificate check ({reason}); check ca_file under [mqtt] "
                     "in claw.toml. I'll keep trying.")
         if connected:
             return f"I lost the connection to {where} ({text}); I'm reconnecting."

@@ -33,7 +33,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 class Mosquitto:
     def __init__(self, host: str = "127.0.0.1", port: int = 0,
-                 users: dict[str, str] | None = None, tcp_nodelay: bool = True) -> None:
+                 users: dict[str, str] | None = None, tcp_nodelay: bool = True,
+                 tls: tuple[str, str] | None = None) -> None:
         if not installed():
             raise RuntimeError(f"mosquitto is not installed ({BINARY}); run: apt-get install mosquitto")
         self.host = host
@@ -42,6 +43,7 @@ class Mosquitto:
         # mosquitto's default (false) holds a small message back until the client ACKs the last
         # one: a command's PUBACK, then the device's report 40 ms later (delayed ACK).
         self.tcp_nodelay = tcp_nodelay
+        self.tls = tls  # (certificate, key) PEM files: the listener speaks TLS (mqtts://)
         self._dir = Path(tempfile.mkdtemp(prefix="claw-mosquitto-"))
         self._process: subprocess.Popen[bytes] | None = None
         self._fail: str | None = None
@@ -61,12 +63,16 @@ class Mosquitto:
 
     @property
     def url(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
     def _write_config(self) -> None:
         lines = [f"listener {self.port} {self.host}", "persistence false",
                  f"log_dest file {self._dir / 'mosquitto.log'}",
                  f"set_tcp_nodelay {'true' if self.tcp_nodelay else 'false'}"]
+        if self.tls is not None:
+            for name, source in zip(("server.crt", "server.key"), self.tls):
+                shutil.copyfile(source, self._dir / name)  # where the broker's user can read it
+            lines += [f"certfile {self._dir / 'server.crt'}", f"keyfile {self._dir / 'server.key'}"]
         if self.users is None:
             lines.append("allow_anonymous true")
         else:
