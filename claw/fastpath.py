@@ -197,7 +197,7 @@ class FastPath:
         if result is None or result.text_chunks_matched == 0:
             return None
         command = self._loose_command(result, text)
-        if command is not None and text.rstrip().endswith("?") and command.intent not in QUESTIONS:
+        if command is not None and text.rstrip().endswith("?") and command.intent not in ASKED:
             return None  # "anyone in the driveway?" is a question, not "turn on 'anyone'"
         return command
 
