@@ -175,5 +175,5 @@ def _misfit(schema: dict, value: Any) -> str:
             return f"{key} {item!r} is not one of the choices"
         kind = kinds.get(spec.get("type", ""))
         if kind and (not isinstance(item, kind) or (isinstance(item, bool) and spec.get("type") != "boolean")):
-            return f"{key} is not a {spec['type']}"
+            return f"{key} is not of type {spec['type']}"
     return ""

@@ -225,3 +225,17 @@ async def test_a_thousand_entity_house_fits_the_local_context(tmp_path: Path, vo
     finally:
         await driver.close()
         await ha.stop()
+
+
+def test_a_server_answer_that_breaks_the_schema_is_refused() -> None:
+    # A server may ignore response_format; what it sends is checked before anything acts on it.
+    from local_llm.remote import _misfit
+
+    schema = {"type": "object", "required": ["name"], "properties": {
+        "name": {"type": "string", "enum": ["Desk Lamp"]}, "brightness": {"type": "integer"}}}
+    assert _misfit(schema, {"name": "Desk Lamp", "brightness": 30}) == ""
+    assert "not one of the choices" in _misfit(schema, {"name": "Garage Door"})
+    assert "missing name" in _misfit(schema, {"brightness": 30})
+    assert "unknown code" in _misfit(schema, {"name": "Desk Lamp", "code": "1234"})
+    assert "brightness is not of type integer" in _misfit(schema, {"name": "Desk Lamp", "brightness": True})
+    assert _misfit(schema, ["Desk Lamp"]) == "not a JSON object"
