@@ -9,6 +9,7 @@ made by `mosquitto_passwd`), run as a child process and stopped by its PID. `sto
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import pwd
 import shutil
@@ -19,10 +20,16 @@ import tempfile
 from pathlib import Path
 
 BINARY = "/usr/sbin/mosquitto"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def installed() -> bool:
     return os.access(BINARY, os.X_OK)
+
+
+def _die_with_parent() -> None:
+    """The broker ends when the process that started it does, even one killed outright."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -66,7 +73,10 @@ class Mosquitto:
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
     def _write_config(self) -> None:
-        lines = [f"listener {self.port} {self.host}", "persistence false",
+        # Run as this user (as root it would switch to `mosquitto`, which drops the death signal
+        # below and cannot read this folder).
+        lines = [f"user {pwd.getpwuid(os.geteuid()).pw_name}",
+                 f"listener {self.port} {self.host}", "persistence false",
                  f"log_dest file {self._dir / 'mosquitto.log'}",
                  f"set_tcp_nodelay {'true' if self.tcp_nodelay else 'false'}"]
         if self.tls is not None:
@@ -83,24 +93,12 @@ class Mosquitto:
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             lines += ["allow_anonymous false", f"password_file {passwords}"]
         (self._dir / "mosquitto.conf").write_text("\n".join(lines) + "\n")
-        self._hand_to_broker_user()
-
-    def _hand_to_broker_user(self) -> None:
-        """Started as root, mosquitto runs as its own user: that user must own its folder
-        (the password file stays unreadable to anyone else)."""
-        if os.geteuid() != 0:
-            return
-        try:
-            user = pwd.getpwnam("mosquitto")
-        except KeyError:
-            return
-        for path in (self._dir, *self._dir.iterdir()):
-            os.chown(path, user.pw_uid, user.pw_gid)
 
     async def start(self, within: float = 5.0) -> None:
         """Start the broker and wait (at most `within` seconds) until it accepts connections."""
         self._process = subprocess.Popen([BINARY, "-c", str(self._dir / "mosquitto.conf")],
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                         preexec_fn=_die_with_parent)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while loop.time() < deadline:
