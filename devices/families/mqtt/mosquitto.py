@@ -29,7 +29,7 @@ def installed() -> bool:
 
 def _die_with_parent() -> None:
     """The broker ends when the process that started it does, even one killed outright."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # even if frozen
 
 
 def free_port(host: str = "127.0.0.1") -> int:
