@@ -1,11 +1,13 @@
-"""Continuous LAN discovery: mDNS browsing and SSDP search, mapped to driver families.
+"""Continuous LAN discovery: mDNS browsing, SSDP search and the families' own broadcast
+scans, mapped to driver families.
 
-What to look for comes from the families' declarations, through `devices.manifest`. Each device is reported once through
-`on_found`, however many ways it is seen (mDNS and SSDP; aliases are family+uid and
-family+host:port), again under the same key only if it moves to a new address, and once
-through `on_lost` when the last way of seeing it is gone: an mDNS goodbye/expiry, an SSDP
-byebye, or no SSDP answer for three search intervals. SSDP arrivals are heard from NOTIFY
-ssdp:alive as well as from the periodic M-SEARCH (the first goes out at start).
+What to look for comes from the families' declarations (`devices.families`, matched in
+`devices.manifest`). Each device is reported once through `on_found`, however many ways it is
+seen (mDNS, SSDP, a scan; aliases are family+uid and family+host:port), again under the same key
+only if it moves to a new address, and once through `on_lost` when the last way of seeing it is
+gone: an mDNS goodbye/expiry, an SSDP byebye, or no SSDP or scan answer for three search
+intervals. SSDP arrivals are heard from NOTIFY ssdp:alive as well as from the periodic M-SEARCH
+(the first goes out at start, as does the first scan).
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ from zeroconf import DNSQuestionType, InterfaceChoice, IPVersion, ServiceStateCh
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from devices import manifest
+from devices.families import FAMILIES
+from devices.family import Family
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +57,7 @@ class Found:
     port: int
     name: str
     properties: dict[str, str] = field(default_factory=dict)  # TXT records or SSDP headers
-    source: Literal["mdns", "ssdp"] = "mdns"
+    source: Literal["mdns", "ssdp", "scan"] = "mdns"
 
 
 OnFound = Callable[[Found], Awaitable[None] | None]
@@ -138,6 +142,17 @@ def ipv4_addresses(interfaces: list[str] | Literal["all"]) -> list[str]:
     return out
 
 
+def broadcast_address(address: str) -> str:
+    """The IPv4 broadcast address of the network an interface address is on (127.0.0.1:
+    127.255.255.255); the address itself if no adapter has it."""
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            if ip.is_IPv4 and ip.ip == address:
+                return str(ipaddress.IPv4Network(f"{address}/{ip.network_prefix}", strict=False)
+                           .broadcast_address)
+    return address
+
+
 def _address_alias(found: Found) -> str:
     return f"{found.family}@{found.host}:{found.port}"
 
@@ -202,6 +217,9 @@ class Discovery:
             self._listener, _ = await loop.create_datagram_endpoint(
                 lambda: DatagramHandler(self._on_ssdp), sock=listener)
         self._spawn(self._search_loop())
+        scanning = [f for f in FAMILIES if f.scan is not None]
+        if scanning:
+            self._spawn(self._scan_loop(scanning, [broadcast_address(a) for a in addrs]))
 
         self._zc = AsyncZeroconf(
             interfaces=InterfaceChoice.All if self.interfaces == "all" else addrs)
@@ -338,10 +356,35 @@ class Discovery:
                     transport.sendto(msg, (SSDP_GROUP, SSDP_PORT))
             await asyncio.sleep(self.ssdp_interval)
             stale = loop.time() - LOST_AFTER_INTERVALS * self.ssdp_interval
-            for record in list(self._records.values()):
-                for source, seen in list(record.sources.items()):
-                    if source.startswith("ssdp:") and seen < stale:
-                        await self._gone(source)
+            await self._forget_older("ssdp:", stale)
+
+    async def _forget_older(self, prefix: str, stale: float) -> None:
+        """Sightings by a search (SSDP, a scan) not answered again since `stale` are gone."""
+        for record in list(self._records.values()):
+            for source, seen in list(record.sources.items()):
+                if source.startswith(prefix) and seen < stale:
+                    await self._gone(source)
+
+    # --- scans (families that announce nothing: they answer a broadcast) ---
+
+    async def _scan_loop(self, families: list[Family], broadcasts: list[str]) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            scans = [(f, b) for f in families for b in broadcasts]
+            answers = await asyncio.gather(*(f.scan(b) for f, b in scans), return_exceptions=True)
+            for (family, where), sightings in zip(scans, answers):
+                if isinstance(sightings, BaseException):
+                    log.warning("the %s scan on %s failed: %s", family.name, where, sightings)
+                    continue
+                for s in sightings:
+                    if self.house and s.properties.get(HOUSE_TXT) != self.house:
+                        continue
+                    found = Found(key=f"{family.name}:{s.uid}", family=family.name, host=s.host,
+                                  port=s.port, name=s.name, properties=dict(s.properties),
+                                  source="scan")
+                    await self._seen(found, f"scan:{family.name}:{s.uid}", s.uid)
+            await asyncio.sleep(self.ssdp_interval)
+            await self._forget_older("scan:", loop.time() - LOST_AFTER_INTERVALS * self.ssdp_interval)
 
     def _on_ssdp(self, data: bytes, addr: tuple[str, int]) -> None:
         start, headers = parse_ssdp(data)

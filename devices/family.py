@@ -34,6 +34,18 @@ class SsdpMatch:
     headers: Mapping[str, str] = field(default_factory=dict)  # header name -> value pattern
 
 
+@dataclass(frozen=True)
+class Sighting:
+    """A device that answered a family's own scan (a broadcast query, for families that
+    announce themselves neither over mDNS nor SSDP)."""
+
+    uid: str  # identifies the device across addresses (its MAC)
+    name: str
+    host: str
+    port: int
+    properties: Mapping[str, str] = field(default_factory=dict)
+
+
 class HouseError(Exception):
     """An emulated house cannot start here; the message says why and what to do."""
 
@@ -85,3 +97,6 @@ class Family:
     # Whether a home-file entity without `via:` goes to this family (asked in list order).
     claims: Callable[[str, str, str | None], bool] = _never
     emulation: Callable[[HouseContext], Emulation] | None = None
+    # Asks the network who is there, given an interface's broadcast address; discovery runs it
+    # on every interface at its search interval. For families that announce nothing.
+    scan: Callable[[str], Awaitable[list[Sighting]]] | None = None

@@ -53,9 +53,7 @@ async def scenario_demo() -> dict:
             out["api_state"] = {e["entity_id"]: e["state"] for e in devices["entities"]}.get(
                 "media_player.study")
 
-            # HA's sentence templates don't cover this phrasing: the model stand-in picks the tool
-            standin.queue += [tool_reply("HassClimateSetTemperature", {"area": "Hallway", "temperature": 21}),
-                              text_reply("The hallway is set to 21 degrees.")]
+            # HA's sentence templates don't cover the first phrasing; the fast path still gets it
             for text in ("set the hallway to 21 degrees", "turn on the pool pump",
                          "what's the spa temperature?", "is the garage door open?"):
                 out[text] = (await api.post("/api/chat", json={"text": text})).json()
@@ -109,7 +107,7 @@ def test_demo_house_end_to_end():
     with netns.namespace() as ns:
         out = netns.run_in(ns, MODULE, "scenario_demo", timeout=90)
     entities = out["entities"]
-    assert len(entities) == 24, sorted(entities)
+    assert len(entities) == 25, sorted(entities)
     assert out["discovered_s"] < 10
     assert entities["media_player.study"][:2] == ["Study Speaker", "Study"]
     assert entities["light.kitchen_ceiling"][:2] == ["Kitchen Ceiling", "Kitchen"]
@@ -130,6 +128,7 @@ def test_demo_house_end_to_end():
     assert out["api_state"] == "paused"
 
     assert out["hallway_target"] == 21
+    assert out["set the hallway to 21 degrees"]["backend"] == "fast", out["set the hallway to 21 degrees"]
     assert out["pool_pump_on"] is True
     assert "37" in out["what's the spa temperature?"]["reply"], out["what's the spa temperature?"]
     assert out["is the garage door open?"]["reply"].startswith("No"), out["is the garage door open?"]

@@ -11,8 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from devices import homefile
+from devices.emulators.house import DEMO_HOME
 from tests import netns
 
+DEMO_ENTITIES = len(homefile.load(DEMO_HOME).entities)
 
 def _demo(ns: str, home: Path, port: int) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(netns.ROOT), "CLAW_HOME": str(home),
@@ -54,7 +57,7 @@ for name, port in (("a", 8801), ("b", 8802)):
             d = api("{tmp_path}/" + name, port).get("/api/devices").json()
         except (httpx.HTTPError, FileNotFoundError):
             d = {{"entities": []}}
-        if len(d["entities"]) >= 19:
+        if len(d["entities"]) >= {DEMO_ENTITIES}:
             break
         time.sleep(0.3)
     time.sleep(1)  # anything of the other house would have been adopted by now
@@ -70,8 +73,8 @@ time.sleep(0.5)
 out["desk_lamp"] = [state("a", 8801), state("b", 8802)]
 print(json.dumps(out))
 """)
-            assert seen["a"]["entities"] == seen["b"]["entities"] == 19, seen
-            assert seen["a"]["devices"] == seen["b"]["devices"] == 11, seen
+            assert seen["a"]["entities"] == seen["b"]["entities"] == DEMO_ENTITIES, seen
+            assert seen["a"]["devices"] == seen["b"]["devices"] == 14, seen
             assert not set(seen["a"]["sonos"]) & set(seen["b"]["sonos"]), seen
             assert seen["turned_on"] and seen["desk_lamp"] == ["on", "off"], seen
 

@@ -144,7 +144,7 @@ def test_home_assistant_fixtures_load():
 
 def test_demo_home_is_a_home_file():
     spec = homefile.load(DEMO_HOME)
-    assert len(spec.entities) == 24
+    assert len(spec.entities) == 25
     assert {e.via for e in spec.entities} == {f.name for f in FAMILIES if f.emulation}
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from devices.families.kasa.driver import KasaDriver, discover
+from devices.families.kasa.driver import KasaDriver, scan
 from devices.families.kasa.emulation import KasaEmulation
 from devices.families.kasa.emulator import KasaEmulator
 from devices.home import Home
@@ -180,22 +180,21 @@ async def test_nothing_listening_is_a_clear_line() -> None:
 async def discover_by_broadcast() -> list[dict[str, object]]:
     """Inside a fresh namespace: a plug and python-kasa's broadcast discovery on the real port."""
     async with KasaEmulator("plug", alias="Spa Heater", host="0.0.0.0", port=9999):
-        found = await discover(target="127.255.255.255", timeout=1)
-    return [{"device_id": d.device_id, "name": d.name, "host": d.host, "port": d.port, "model": d.model}
-            for d in found]
+        found = await scan(target="127.255.255.255", timeout=1)
+    return [{"uid": s.uid, "name": s.name, "host": s.host, "port": s.port, **s.properties} for s in found]
 
 
 def test_broadcast_discovery_finds_the_plug() -> None:
     with netns.namespace() as ns:
         found = netns.run_in(ns, "tests.test_kasa", "discover_by_broadcast", timeout=30)
-    assert found == [{"device_id": "kasa:50c7bf000001", "name": "Spa Heater", "host": "127.0.0.1",
+    assert found == [{"uid": "50c7bf000001", "name": "Spa Heater", "host": "127.0.0.1",
                       "port": 9999, "model": "HS110"}]
 
 
 async def test_unicast_discovery_on_another_port(plug: KasaEmulator) -> None:
-    [device] = await discover(target="127.0.0.1", port=plug.port, timeout=1)
-    assert (device.name, device.host, device.port) == ("Pool Pump", "127.0.0.1", plug.port)
-    driver = KasaDriver(device)
+    [seen] = await scan(target="127.0.0.1", port=plug.port, timeout=1)
+    assert (seen.name, seen.host, seen.port) == ("Pool Pump", "127.0.0.1", plug.port)
+    driver = KasaDriver(Device(f"kasa:{seen.uid}", "kasa", seen.name, seen.host, seen.port))
     try:
         assert one(await driver.refresh()).entity_id == "switch.pool_pump"
     finally:

@@ -8,9 +8,30 @@ more values of `fail` in its own `failure()`.
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 from typing import Any, Self
 
 from aiohttp import web
+
+
+def free_loopback_host(port: int, first: int, taken: set[str]) -> str | None:
+    """A loopback address 127.0.0.<first>..254, not in `taken`, whose TCP `port` nothing holds
+    now: for devices that clients always reach on one fixed port (Sonos 1400, Kasa 9999)."""
+    for last in range(first, 255):
+        host = f"127.0.0.{last}"
+        if host in taken:
+            continue
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
+            try:
+                probe.bind((host, port))
+            except OSError as e:
+                if e.errno != errno.EADDRINUSE:
+                    raise
+                continue
+        return host
+    return None
 
 
 class Emulator:

@@ -8,7 +8,7 @@ is a `switch` of its own, and a bulb (or a dimmer) is a `light`. Not covered: de
 speak only the newer protocols (KLAP, AES, Tapo's "smart" protocol), which need the owner's
 TP-Link cloud credentials.
 
-`discover()` finds devices as python-kasa does, by a UDP broadcast to port 9999 that each
+`scan()` finds devices as python-kasa does, by a UDP broadcast to port 9999 that each
 device answers with its system info.
 """
 from __future__ import annotations
@@ -22,6 +22,7 @@ from kasa import DeviceConfig, Discover, KasaException, Module
 from kasa.deviceconfig import DeviceConnectionParameters, DeviceEncryptionType, DeviceFamily
 
 from devices.colors import color_name_target
+from devices.family import Sighting
 from devices.home import MAX_NAME
 from devices.model import Device, DeviceError, Entity
 from devices.names import slug
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 
 LEGACY = DeviceConnectionParameters(DeviceFamily.IotSmartPlugSwitch, DeviceEncryptionType.Xor)
 SWITCH_SERVICES = {"turn_on", "turn_off", "toggle"}
+# System info keys only an emulated house's devices carry (claw_house is devices.discovery.HOUSE_TXT).
+MARKS = ("claw_house", "area")
 TURN_ON_KEYS = {"brightness_pct", "rgb_color", "color_name", "color_temp_kelvin", "transition"}
 
 
@@ -191,14 +194,17 @@ def _light_attributes(light: Any, on: bool) -> dict[str, Any]:
     return attributes
 
 
-async def discover(target: str = "255.255.255.255", port: int | None = None,
-                   timeout: int = 3) -> list[Device]:
-    """The legacy Kasa devices that answer a broadcast to `target` (python-kasa's discovery)."""
+async def scan(target: str = "255.255.255.255", port: int | None = None,
+               timeout: int = 2) -> list[Sighting]:
+    """The legacy Kasa devices that answer a broadcast to `target` (python-kasa's discovery),
+    with what their system info says (an emulated house marks its own: `claw_house`, `area`)."""
     found = await Discover.discover(target=target, port=port, discovery_timeout=timeout,
                                     discovery_packets=2, timeout=timeout)
-    devices = []
+    sightings = []
     for host, kasa in sorted(found.items()):
-        mac = kasa.mac.replace(":", "").lower()
-        devices.append(Device(device_id=f"kasa:{mac}", family="kasa", name=kasa.alias or host,
-                              host=host, port=port or 9999, model=kasa.model))
-    return devices
+        info = kasa.sys_info
+        properties = {"model": kasa.model, **{k: str(info[k]) for k in MARKS if k in info}}
+        sightings.append(Sighting(uid=kasa.mac.replace(":", "").lower(), name=kasa.alias or host,
+                                  host=host, port=port or 9999, properties=properties))
+        await kasa.disconnect()
+    return sightings

@@ -1,8 +1,10 @@
 """The Kasa part of an emulated house: a plug per switch, a colour bulb per light.
 
-Kasa devices announce nothing over mDNS or SSDP: python-kasa finds them by a UDP broadcast
-that each answers (see `devices.families.kasa.driver.discover`). So these adverts are none;
-each device answers that discovery on its own port (TCP and UDP share the number).
+Kasa devices announce nothing over mDNS or SSDP: they answer a UDP broadcast to port 9999
+(`devices.families.kasa.driver.scan`), and python-kasa then talks to each on TCP 9999 at the
+address the answer came from. So each device here has an address of its own with port 9999
+(loopback addresses from 127.0.0.60 up that nothing else holds), and hears the broadcasts of
+the house's interface. Off loopback a house can hold one Kasa device, on the interface itself.
 """
 from __future__ import annotations
 
@@ -11,9 +13,18 @@ import colorsys
 import hashlib
 from typing import Any, Awaitable
 
+from devices.discovery import broadcast_address
+from devices.emulators.base import free_loopback_host
 from devices.families.kasa.emulator import KasaEmulator
-from devices.family import HouseContext
+from devices.family import HouseContext, HouseError
 from devices.homefile import EntitySpec
+
+PORT = 9999  # python-kasa reaches a discovered device there
+FIRST_HOST = 60
+
+
+def _is_loopback(address: str) -> bool:
+    return address.startswith("127.")
 
 
 class KasaEmulation:
@@ -27,8 +38,23 @@ class KasaEmulation:
         digest = hashlib.sha1(f"{self.house.house_id}/{entity.entity_id}".encode()).hexdigest()[:12]
         mac = ":".join(digest[i:i + 2] for i in range(0, 12, 2)).upper()
         self.devices[entity.entity_id] = KasaEmulator(
-            "plug" if entity.domain == "switch" else "bulb", alias=entity.name, host=self.house.interface,
-            mac=mac, power_w=float(entity.attributes.get("current_power_w", 120.0)))
+            "plug" if entity.domain == "switch" else "bulb", alias=entity.name, host=self._host(),
+            port=PORT, mac=mac, power_w=float(entity.attributes.get("current_power_w", 120.0)),
+            broadcast=broadcast_address(self.house.interface),
+            marks={**self.house.marks, "area": entity.area or ""})
+
+    def _host(self) -> str:
+        taken = {emu.host for emu in self.devices.values()}
+        if not _is_loopback(self.house.interface):
+            if taken:
+                raise HouseError(f"a house on {self.house.interface} can hold one Kasa device (each "
+                                 "needs an address of its own): serve the house on loopback")
+            return self.house.interface
+        host = free_loopback_host(PORT, FIRST_HOST, taken)
+        if host is None:
+            raise HouseError(f"none of the loopback addresses 127.0.0.{FIRST_HOST}-254 has port {PORT} "
+                             "free for another Kasa device: stop another `claw demo`")
+        return host
 
     def reset(self, entity: EntitySpec) -> None:
         emu = self.devices[entity.entity_id]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import struct
 from typing import Any, Self
 
@@ -47,7 +48,8 @@ def decrypt(data: bytes) -> str:
 class KasaEmulator:
     def __init__(self, kind: str = "plug", alias: str = "Pool Pump", host: str = "127.0.0.1",
                  port: int = 0, mac: str = "50:C7:BF:00:00:01", outlets: tuple[str, ...] = (),
-                 power_w: float = 120.0) -> None:
+                 power_w: float = 120.0, broadcast: str | None = None,
+                 marks: dict[str, str] | None = None) -> None:
         if kind not in ("plug", "strip", "bulb"):
             raise ValueError(f"kind is plug, strip or bulb, not {kind!r}")
         self.kind, self.alias, self.host, self.port, self.mac = kind, alias, host, port, mac
@@ -57,16 +59,21 @@ class KasaEmulator:
                          "next_action": {"type": -1}} for i, name in enumerate(outlets or ("Outlet 1", "Outlet 2"))]
         self.light = {"on_off": 0, "mode": "normal", "hue": 0, "saturation": 0, "color_temp": 2700,
                       "brightness": 100}
+        # Where it also hears discovery broadcasts (many devices share that address and port),
+        # when `host` is an address of its own rather than the wildcard.
+        self.broadcast = broadcast
+        self.marks = dict(marks or {})  # extra system info keys (an emulated house's id, area)
         self.fail: str | None = None
         self.requests: list[dict[str, Any]] = []  # every request, for tests
         self._server: asyncio.Server | None = None
         self._udp: asyncio.DatagramTransport | None = None
+        self._heard: asyncio.DatagramTransport | None = None  # the broadcast listener
         self._writers: set[asyncio.StreamWriter] = set()
         self._handlers: set[asyncio.Task[None]] = set()  # one per open connection
 
     # -- what it says ----------------------------------------------------------------------
     def sysinfo(self) -> dict[str, Any]:
-        common = {"alias": self.alias, "deviceId": "8006" + self.mac.replace(":", "") * 3, "err_code": 0,
+        common = {**self.marks, "alias": self.alias, "deviceId": "8006" + self.mac.replace(":", "") * 3, "err_code": 0,
                   "hwId": "0" * 32, "oemId": "0" * 32, "hw_ver": "1.0", "rssi": -60, "latitude_i": 0,
                   "longitude_i": 0, "updating": 0, "led_off": 0}
         if self.kind == "plug":
@@ -168,12 +175,19 @@ class KasaEmulator:
         loop = asyncio.get_running_loop()
         self._udp, _ = await loop.create_datagram_endpoint(
             lambda: _Discovery(self), local_addr=(self.host, self.port))
+        if self.broadcast:
+            listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # each device hears it
+            listener.bind((self.broadcast, self.port))
+            self._heard, _ = await loop.create_datagram_endpoint(
+                lambda: _Discovery(self, reply=self._udp), sock=listener)
         return self
 
     async def stop(self) -> None:
-        if self._udp is not None:
-            self._udp.close()
-            self._udp = None
+        for transport in (self._udp, self._heard):
+            if transport is not None:
+                transport.close()
+        self._udp = self._heard = None
         if self._server is not None:
             self._server.close()
             for writer in list(self._writers):
@@ -213,9 +227,12 @@ class KasaEmulator:
 
 
 class _Discovery(asyncio.DatagramProtocol):
-    def __init__(self, device: KasaEmulator) -> None:
+    def __init__(self, device: KasaEmulator, reply: asyncio.DatagramTransport | None = None) -> None:
         self.device = device
         self.transport: asyncio.DatagramTransport | None = None
+        # A broadcast is answered from the device's own address (the asker learns it from
+        # the answer's source), not from the shared broadcast socket.
+        self.reply = reply
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -228,4 +245,4 @@ class _Discovery(asyncio.DatagramProtocol):
         except (UnicodeDecodeError, ValueError):
             return  # not a legacy discovery query (e.g. the newer protocol's probe)
         if isinstance(request, dict) and "system" in request:
-            self.transport.sendto(encrypt(json.dumps(self.device.answer(request))), addr)
+            (self.reply or self.transport).sendto(encrypt(json.dumps(self.device.answer(request))), addr)

@@ -4,11 +4,10 @@ first loopback addresses from 127.0.0.30 up whose port 1400 nothing holds (anoth
 from __future__ import annotations
 
 import asyncio
-import errno
-import socket
 from typing import Any, Awaitable
 
 from devices.discovery import HOUSE_HEADER
+from devices.emulators.base import free_loopback_host
 from devices.families.sonos.emulator import DEFAULT_QUEUE, ZONEPLAYER, SonosEmulator, Track
 from devices.family import HouseContext, HouseError
 from devices.homefile import EntitySpec
@@ -20,22 +19,12 @@ PORT = 1400  # soco always connects there
 
 def free_host(taken: set[str]) -> str:
     """A loopback address, not in `taken`, whose port 1400 nothing holds now."""
-    for last in range(FIRST_HOST, 255):
-        host = f"127.0.0.{last}"
-        if host in taken:
-            continue
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds
-            try:
-                probe.bind((host, PORT))
-            except OSError as e:
-                if e.errno != errno.EADDRINUSE:
-                    raise
-                continue
-        return host
-    raise HouseError(f"none of the loopback addresses 127.0.0.{FIRST_HOST}-254 has port {PORT} free "
-                     f"for another Sonos speaker (this house has {len(taken)} already): stop another "
-                     "`claw demo`, or use a home file with fewer speakers")
+    host = free_loopback_host(PORT, FIRST_HOST, taken)
+    if host is None:
+        raise HouseError(f"none of the loopback addresses 127.0.0.{FIRST_HOST}-254 has port {PORT} "
+                         f"free for another Sonos speaker (this house has {len(taken)} already): stop "
+                         "another `claw demo`, or use a home file with fewer speakers")
+    return host
 
 
 class SonosEmulation:
