@@ -312,8 +312,10 @@ class FastPath:
             # "dim the living room" is a room and a word we did not read, not a room we lack;
             # "put the alarm on" has no room "put"
             return not holds_a_room and not (len(words) == 1 and words[0] in VERBS | ASKING)
-        if holds_a_room and not self._names_something(said, None):
-            return False  # "start cleaning the living room": words we did not read, and a room
+        if not self._names_something(said, None) and (holds_a_room or any(
+                self._names_something(" ".join(words[i:j]), None)
+                for i in range(len(words)) for j in range(i + 1, len(words) + 1) if j - i < len(words))):
+            return False  # "start cleaning the living room", "bump the heating": unread words and a name
         if " ".join(words) in NOT_NAMES or self.home.area_named(said) is not None:
             return False  # "turn on the kitchen": a room, not a device; the model can ask what
         if normalize(said) in {normalize(f) for f in self.home.floors()}:
@@ -457,8 +459,9 @@ class FastPath:
                 names.setdefault((normalize(text), e.domain), TextSlotValue.from_tuple(
                     (text, text, {"domain": e.domain}), allow_template=False))
         areas = [(text, a.name) for a in self.home.areas.values() for text in (a.name, *a.aliases)]
-        taken = {normalize(t) for t, _ in areas} | {normalize(f) for f in self.home.floors()} \
-            | {n for n, _ in names}
+        taken = {" ".join(w[i:j]) for w in (normalize(t).split() for t, _ in areas)  # "kitchen" of "Kitchen Diner"
+                 for i in range(len(w)) for j in range(i + 1, len(w) + 1)} \
+            | {normalize(f) for f in self.home.floors()} | {n for n, _ in names}
         for phrase, e in _partial_names(entities, taken).items():
             names.setdefault((phrase, e.domain), TextSlotValue.from_tuple(
                 (phrase, e.name, {"domain": e.domain}), allow_template=False))

@@ -196,6 +196,10 @@ intents:
           domain: cover
         response: cover
       - sentences:
+          - "put [the] {name} on"
+        requires_context:
+          domain: [switch, light, fan, media_player]
+      - sentences:
           - "(turn|switch) on everything (in|on) [the] {area}"
           - "(turn|switch) everything on (in|on) [the] {area}"
         response: claw
