@@ -192,8 +192,10 @@ class Home:
 
     def _bounded(self, reported: Entity) -> Entity:
         """The entity with what its device reported cut to the bounds: a device may say anything."""
-        texts = [reported.name, reported.area or "", reported.device_class or "", *reported.aliases]
-        if len(reported.aliases) <= MAX_ALIASES and all(len(t) <= MAX_NAME for t in texts):
+        texts = [reported.name, reported.area or "", reported.device_class or "", *reported.aliases,
+                 *reported.area_aliases]
+        if (max(len(reported.aliases), len(reported.area_aliases)) <= MAX_ALIASES
+                and all(len(t) <= MAX_NAME for t in texts)):
             return reported
         if reported.entity_id not in self._cut:
             self._cut.add(reported.entity_id)
@@ -203,6 +205,7 @@ class Home:
             reported, name=reported.name[:MAX_NAME], area=_cut(reported.area),
             device_class=_cut(reported.device_class),
             aliases=[a[:MAX_NAME] for a in reported.aliases[:MAX_ALIASES]],
+            area_aliases=[a[:MAX_NAME] for a in reported.area_aliases[:MAX_ALIASES]],
         )
 
     async def _notify(self, old: Entity | None, new: Entity) -> None:
@@ -223,8 +226,9 @@ class Home:
             area = self.areas.get(entity.area) or self.area_named(entity.area)
             if area is None:
                 area = self.areas.setdefault(entity.area, Area(entity.area))
-            if area.floor is None and entity.area == reported.area:  # the device's floor plan (HA's
-                area.floor = reported.floor                           # registries) fills the owner's gaps
+            if entity.area == reported.area:  # the device's floor plan (HA's registries) fills the
+                area.floor = area.floor or reported.floor  # owner's gaps; the owner's words come first
+                area.aliases = list(dict.fromkeys([*area.aliases, *reported.area_aliases]))
             entity.area = area.name
             entity.floor = area.floor
         return entity

@@ -50,6 +50,8 @@ class Entity:
     area: str | None = None
     floor: str | None = None
     aliases: list[str] = field(default_factory=list)
+    # Other names of its area, where the device keeps a floor plan (Home Assistant's registries).
+    area_aliases: list[str] = field(default_factory=list)
     device_class: str | None = None
     state: str = "unknown"  # "on", "off", "playing", "paused", "unavailable", ...
     attributes: dict[str, Any] = field(default_factory=dict)

@@ -440,7 +440,7 @@ async def test_offline_drops_the_followed_socket_and_refresh_reads_again(house: 
         await drv.close()
 
 
-async def test_claws_home_takes_floors_from_home_assistant(house: HomeAssistantEmulator, tmp_path) -> None:
+async def test_claws_home_takes_floors_and_area_aliases_from_home_assistant(house: HomeAssistantEmulator, tmp_path) -> None:
     from devices.home import Home
     from memory.store import Store
 
@@ -455,3 +455,4 @@ async def test_claws_home_takes_floors_from_home_assistant(house: HomeAssistantE
     assert (ceiling.area, ceiling.floor, lamp.floor) == ("Kitchen", "Ground Floor", "Upstairs")
     assert home.areas["Kitchen"].floor == "Ground Floor"
     assert home.named("reading light") == [lamp]
+    assert home.area_named("cookhouse") is home.areas["Kitchen"]  # HA's alias of the area

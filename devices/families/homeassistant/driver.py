@@ -103,6 +103,7 @@ def to_entity(state: dict[str, Any], device_id: str, placement: Placement | None
         area=place.area,
         floor=place.floor,
         aliases=list(place.aliases),
+        area_aliases=list(place.area_aliases),
         device_class=attributes.get("device_class"),
         state=state["state"],
         attributes=attributes,

@@ -16,6 +16,7 @@ class Place:
     area: str | None = None
     floor: str | None = None
     aliases: tuple[str, ...] = ()  # the entity's own
+    area_aliases: tuple[str, ...] = ()
 
 
 @dataclass
@@ -53,7 +54,8 @@ async def read_placement(sock: HaSocket, entity_ids: list[str]) -> Placement:
         placement.places[entity_id] = Place(
             area=area["name"] if area else None,
             floor=floor_names.get(area.get("floor_id") or "") if area else None,
-            aliases=_names(entry.get("aliases")))
+            aliases=_names(entry.get("aliases")),
+            area_aliases=_names(area.get("aliases")) if area else ())
     return placement
 
 
