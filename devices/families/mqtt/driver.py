@@ -166,7 +166,10 @@ class MqttDriver:
     def _client_for_broker(self) -> aiomqtt.Client:
         tls = None
         if self._tls:
-            tls = ssl.create_default_context(cafile=self._ca_file or None)
+            try:
+                tls = ssl.create_default_context(cafile=self._ca_file or None)
+            except (OSError, ssl.SSLError) as e:  # said like any other failure, and tried again
+                raise aiomqtt.MqttError(f"the CA file {self._ca_file} is not a usable PEM certificate: {e}")
         return aiomqtt.Client(
             self.device.host, self.device.port, username=self._username, password=self._password,
             identifier=self._id, timeout=self.timeout, keepalive=30, tls_context=tls,
