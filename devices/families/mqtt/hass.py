@@ -64,6 +64,7 @@ DEVICE_ABBREVIATIONS = {"ids": "identifiers", "mf": "manufacturer", "mdl": "mode
 TOPIC = re.compile(r"(?P<component>\w+)/(?:(?P<node>[a-zA-Z0-9_-]+)/)?(?P<object>[a-zA-Z0-9_-]+)/config")
 
 Publish = tuple[str, str]  # topic, payload
+MAX_STATE_TEXT = 255  # characters in a state, as Home Assistant allows: longer ones are ignored
 
 
 class BadDiscovery(ValueError):
@@ -246,7 +247,7 @@ class Sensor(Component):
 
     def read(self, topic: str, payload: str) -> None:
         value = render(self.config.get("value_template"), payload)
-        if value is not None:
+        if value is not None and len(value) <= MAX_STATE_TEXT:
             self.state = value
 
 
