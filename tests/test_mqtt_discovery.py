@@ -30,7 +30,9 @@ def test_names_areas_ids_and_availability() -> None:
         "dev": {"name": "Attic Node", "sa": "Attic"}, "avty_t": "n/status", "pl_avail": "up", "pl_not_avail": "down"}))
     assert (sensor.name, sensor.area, sensor.object_id) == ("Attic Node Temperature", "Attic", "attic_node_temperature")
     assert sensor.receive("n/t", '{"t": 21.456}') and sensor.state == "21.5"
-    assert not sensor.receive("n/t", json.dumps({"t": "9" * 256})) and sensor.state == "21.5"  # over 255
+    plain = component("sensor", "sensor/n/p", json.dumps({"stat_t": "n/p", "name": "Plain"}))
+    assert not plain.receive("n/p", "x" * 256) and plain.state == "unknown"  # over 255 characters
+    assert plain.receive("n/p", "x" * 255) and plain.state == "x" * 255
     assert not sensor.available  # nothing heard on its availability topic yet
     sensor.receive("n/status", "up")
     assert sensor.entity("sensor.x", "d").state == "21.5"
