@@ -23,6 +23,7 @@ import copy
 import itertools
 import json
 import logging
+import re
 from typing import Any
 
 from claw.config import LocalModelConfig
@@ -30,8 +31,8 @@ from claw.models import LOCAL_NOTE, ModelReply, ModelUnavailable, Prompt, ToolUs
 from devices.home import Home
 from devices.model import Entity
 from devices.targets import TargetError, resolve
-from local_llm.guard import echoes, is_question, repeats_itself
-from local_llm.relevance import overlap, words
+from local_llm.guard import claims_a_change, echoes, is_question, repeats_itself, unquote
+from local_llm.relevance import words
 from memory.untrusted import as_data
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,10 @@ class LocalBackend:
         system = self.system(prompt, tools)
         if is_question(said):
             tools = [spec for spec in tools if spec["name"] in READ_TOOLS]
-        messages = to_local_messages(prompt, self.devices_text(entities))
+        # A chat turn (the agent's, with its persona) hears about the devices; a heartbeat or an
+        # alert gate brings its own context.
+        chat = bool(prompt.persona)
+        messages = to_local_messages(prompt, self.devices_text(entities) if chat else "")
         async with self._lock:
             try:
                 model = await asyncio.to_thread(self._load)
@@ -168,7 +172,7 @@ class LocalBackend:
                     return ModelReply(doubt, [], usage, "local")
             uses.append(ToolUse(f"local_{next(_ids)}", call.name, args))
         text = reply.text.strip()
-        if not uses:
+        if not uses and chat:
             text = self._checked_text(text, said, messages, system)
         return ModelReply(text, uses, usage, "local")
 
@@ -276,8 +280,13 @@ class LocalBackend:
         spec = next((t for t in tools if t["name"] == name), {"name": name})
         verb = VERBS.get(name, name)
         needed = NEEDED_WORDS.get(name)
-        if (needed is not None and not said_words & needed) or (needed is None and not overlap(spec, said)):
+        if (needed is not None and not said_words & needed) or (needed is None and not _fits(spec, said_words)):
             return self._ask(verb, args, "the words don't clearly say to do that")
+        said_numbers = set(re.findall(r"\d+(?:\.\d+)?", said))
+        invented = [f"{k} {v}" for k, v in args.items()
+                    if isinstance(v, (int, float)) and not isinstance(v, bool) and f"{v:g}" not in said_numbers]
+        if invented:
+            return self._ask(verb, args, "you didn't say " + " or ".join(invented))
         target = {k: args[k] for k in ("name", "area", "floor", "domain", "device_class") if args.get(k)}
         try:
             reached = resolve(self.home, **target)
@@ -310,13 +319,27 @@ class LocalBackend:
     def _checked_text(self, text: str, said: str, messages: list[dict[str, Any]], system: str) -> str:
         """The reply unless it is empty, loops, or copies the user, an earlier reply or the prompt;
         then the tool's result, which is what the person needs to hear, or a plain 'unclear'."""
+        text = unquote(text)
         earlier = [m["content"] for m in messages[:-1] if m["role"] == "assistant"]
         sources = [said, *earlier, *system.splitlines()]
-        if text and not repeats_itself(text) and not echoes(text, sources):
-            return text
-        log.info("local reply not sent (empty, echoed or looping): %r", text[:200])
         results = [m["content"] for m in messages if m["role"] == "tool"]
+        made_up = not results and claims_a_change(text)  # "turned on" when no tool ran
+        if text and not made_up and not repeats_itself(text) and not echoes(text, sources):
+            return text
+        log.info("local reply not sent (empty, echoed, looping or claiming a change): %r", text[:200])
         return results[-1][:MAX_HISTORY_CHARS] if results else UNCLEAR
+
+
+def _fits(spec: dict[str, Any], said_words: set[str]) -> bool:
+    """Whether the sentence shares a word with the tool's name, description or examples, not
+    counting the made-up devices and numbers in those examples ("lamp" in "dim the bedside lamp
+    to 20%" says nothing about dimming)."""
+    example_targets: set[str] = set()
+    for example in spec.get("examples", []):
+        example_targets |= words(" ".join(str(v) for v in example["args"].values()))
+    own = words(" ".join([spec["name"], spec.get("description", ""),
+                          *(example["said"] for example in spec.get("examples", []))]))
+    return bool(said_words & (own - example_targets))
 
 
 def _listing(names: list[str]) -> str:

@@ -64,3 +64,22 @@ def echoes(text: str, sources: list[str], share: float = 0.7) -> bool:
         if len(pairs & theirs) >= share * len(pairs) and len(pairs) >= 2:
             return True
     return False
+
+
+# Words that report a change to the house; said without a tool having run, they are made up.
+_DONE = re.compile(
+    r"\b(turned|switched|set|paused|resumed|opened|closed|locked|unlocked|dimmed|brightened|muted|"
+    r"unmuted|started|stopped|armed|disarmed|skipped|changed|adjusted)\b", re.IGNORECASE)
+
+
+def claims_a_change(text: str) -> bool:
+    """Whether the reply says something in the house was changed."""
+    return bool(_DONE.search(text))
+
+
+def unquote(text: str) -> str:
+    """The reply without the quotes a small model likes to wrap it in."""
+    text = text.strip()
+    while len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'`":
+        text = text[1:-1].strip()
+    return text

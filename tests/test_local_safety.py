@@ -105,6 +105,10 @@ async def test_a_question_is_offered_read_only_tools_and_a_write_never_comes_bac
     ("turn off all the lights", ToolCall("HassTurnOff", {"domain": "light"}), None, True),
     # words that fit no part of the tool: ask
     ("make it cosy", ToolCall("HassLightSet", {"name": "Floor Lamp", "brightness": 30}), None, False),
+    # a number nobody said (copied from the catalog's example): ask
+    ("could you get the desk lamp going", ToolCall("HassLightSet", {"name": "Desk Lamp", "brightness": 20}), None, False),
+    ("dim the desk lamp", ToolCall("HassLightSet", {"name": "Desk Lamp", "brightness": 20}), None, False),
+    ("dim the desk lamp to 30%", ToolCall("HassLightSet", {"name": "Desk Lamp", "brightness": 30}), None, True),
 ])
 async def test_a_write_acts_only_when_the_sentence_grounds_it(house, said, call, area, acts) -> None:
     reply = await _answer(house, said, ScriptedModel("", [call]), area)
@@ -144,6 +148,16 @@ async def test_after_a_tool_an_echo_is_replaced_by_the_tools_result(house) -> No
                                       "content": [{"type": "text", "text": "Paused the Study Speaker."}]}]}]
     reply = await house.backend.complete(prompt)
     assert reply.text == "Paused the Study Speaker."
+
+
+async def test_a_reply_claiming_a_change_no_tool_made_is_not_sent(house) -> None:
+    reply = await _answer(house, "make the study cosy", ScriptedModel("The Study Blinds turned on at 20% brightness."))
+    assert "turned on" not in reply.text and "Name the device or room" in reply.text
+
+
+async def test_quotes_around_a_reply_are_taken_off(house) -> None:
+    reply = await _answer(house, "is the desk lamp on?", ScriptedModel('"The desk lamp is off."'))
+    assert reply.text == "The desk lamp is off."
 
 
 def test_good_replies_are_not_taken_for_echoes() -> None:
