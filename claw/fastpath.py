@@ -97,6 +97,8 @@ KIND_OF_ALL = {"light", "turn", "switch", "on", "off", "all", "please", "set", "
 POLITE = re.compile(r"^\s*(?:(?:hey|ok|okay)\s+claw\W*\s*)?(?:please\s+|(?:could|can|would|will) you(?: please)?\s+)"
                     r"|(?:,?\s*\b(?:please|thanks|thank you|for me|now|right now))+\s*[.!?]*\s*$",
                     re.IGNORECASE)
+NEVER_MIND = {"cancel", "never mind", "nevermind", "neither", "none", "none of them", "no", "nothing",
+              "forget it", "stop", "no thanks"}
 NEGATION = re.compile(r"\b(?:not|don'?t|do not|never|except|unless|without|neither|nor)\b", re.IGNORECASE)
 ARTICLE = re.compile(r"^\s*(?:the|a|an|some)\s+", re.IGNORECASE)
 ITEM_JOINTS = re.compile(r"\s*(?:,\s*and\b|,|\band\b)\s*", re.IGNORECASE)
@@ -146,9 +148,11 @@ class FastPath:
         `area` is where the speaker is (a voice satellite's room); else the channel's, else the
         room the chat last said it is in."""
         room = area or caller.area or chat_room(self.home.store, caller.chat_id)
+        question = self.questions.take(caller.chat_id)
+        if question is not None and normalize(text) in NEVER_MIND:
+            return TurnResult("OK, I've left it as it is.", [], "fast")
         if NEGATION.search(text) and not NEGATION.search(" ".join(self._house_words)):
             return None  # "turn off the lights, not the desk lamp": templates have no "not"
-        question = self.questions.take(caller.chat_id)
         if question is not None:
             chosen = picked(question, text)
             if chosen is not None:

@@ -110,6 +110,9 @@ async def test_which_one_is_asked_and_the_answer_needs_no_model(chat: Chat) -> N
     # an answer only answers the question just asked
     r = await chat.say("the study one")
     assert r["backend"] == "none" and not chat.on("Desk Lamp")
+    await chat.say("turn on the lamp")
+    r = await chat.say("never mind")
+    assert r["reply"] == "OK, I've left it as it is." and not chat.on("Desk Lamp")
 
 
 async def test_questions_about_the_house_are_answered_from_it(chat: Chat) -> None:
