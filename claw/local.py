@@ -31,7 +31,7 @@ from claw.models import LOCAL_NOTE, ModelReply, ModelUnavailable, Prompt, ToolUs
 from devices.home import Home
 from devices.model import Entity
 from devices.targets import TargetError, resolve
-from local_llm.guard import claims_a_change, echoes, is_question, repeats_itself, unquote
+from local_llm.guard import claims_a_change, echoes, is_question, mentions, repeats_itself, unquote
 from local_llm.relevance import words
 from memory.untrusted import as_data
 
@@ -317,14 +317,17 @@ class LocalBackend:
                 f"e.g. \"{verb} {target}\".")
 
     def _checked_text(self, text: str, said: str, messages: list[dict[str, Any]], system: str) -> str:
-        """The reply unless it is empty, loops, or copies the user, an earlier reply or the prompt;
-        then the tool's result, which is what the person needs to hear, or a plain 'unclear'."""
+        """The reply unless it is empty, loops, copies the user, an earlier reply or the prompt,
+        claims a change no tool made, or ignores the tool's result; then that result, which is
+        what the person needs to hear, or a plain 'unclear'."""
         text = unquote(text)
         earlier = [m["content"] for m in messages[:-1] if m["role"] == "assistant"]
         sources = [said, *earlier, *system.splitlines()]
         results = [m["content"] for m in messages if m["role"] == "tool"]
         made_up = not results and claims_a_change(text)  # "turned on" when no tool ran
-        if text and not made_up and not repeats_itself(text) and not echoes(text, sources):
+        # After a tool, a reply that says nothing of its result is noise: the result is the answer.
+        off_topic = bool(results) and not mentions(text, results[-1])
+        if text and not made_up and not off_topic and not repeats_itself(text) and not echoes(text, sources):
             return text
         log.info("local reply not sent (empty, echoed, looping or claiming a change): %r", text[:200])
         return results[-1][:MAX_HISTORY_CHARS] if results else UNCLEAR

@@ -39,10 +39,20 @@ def _ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
     return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
 
 
-def repeats_itself(text: str, n: int = 3, times: int = 3) -> bool:
-    """A loop: some run of `n` words comes `times` times or more."""
-    grams = _ngrams(_tokens(text), n)
-    return any(grams.count(gram) >= times for gram in set(grams))
+def repeats_itself(text: str) -> bool:
+    """A loop: some run of three words comes three times, or a run of four comes twice (a reply
+    is a sentence or two; saying the same four words again is not news)."""
+    tokens = _tokens(text)
+    for n, times in ((3, 3), (4, 2)):
+        grams = _ngrams(tokens, n)
+        if any(grams.count(gram) >= times for gram in set(grams)):
+            return True
+    return False
+
+
+def mentions(text: str, source: str) -> bool:
+    """Whether the reply shares a word of three letters or more with `source` (a tool's result)."""
+    return bool({w for w in _tokens(text) if len(w) >= 3} & set(_tokens(source)))
 
 
 def echoes(text: str, sources: list[str], share: float = 0.7) -> bool:

@@ -131,6 +131,7 @@ async def test_a_write_without_a_target_acts_in_the_speakers_room(house) -> None
     "switch on the porch light",  # the catalog's example
     "Done. Done. Done. Done. Done. Done.",
     "the light is on the light is on the light is on",
+    "The floor lamp is a detail, but it's not a device. It's a detail, but it's a detail.",
     ""])
 async def test_an_echoed_looping_or_empty_reply_is_not_sent(house, text) -> None:
     reply = await _answer(house, "pause the music in the study", ScriptedModel(text))
@@ -148,6 +149,19 @@ async def test_after_a_tool_an_echo_is_replaced_by_the_tools_result(house) -> No
                                       "content": [{"type": "text", "text": "Paused the Study Speaker."}]}]}]
     reply = await house.backend.complete(prompt)
     assert reply.text == "Paused the Study Speaker."
+
+
+async def test_after_a_tool_a_reply_ignoring_its_result_is_replaced_by_it(house) -> None:
+    house.backend._engine = ScriptedModel("The user is not allowed to ask for a response.")
+    prompt = _prompt(house, "is anything on in the kitchen?")
+    prompt.messages += [
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "GetLiveContext",
+                                           "input": {"area": "Kitchen"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1",
+                                      "content": [{"type": "text", "text": "Kitchen Ceiling (Kitchen): off"}]}]}]
+    assert (await house.backend.complete(prompt)).text == "Kitchen Ceiling (Kitchen): off"
+    house.backend._engine = ScriptedModel("The kitchen ceiling is off.")
+    assert (await house.backend.complete(prompt)).text == "The kitchen ceiling is off."
 
 
 async def test_a_reply_claiming_a_change_no_tool_made_is_not_sent(house) -> None:
