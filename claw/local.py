@@ -72,11 +72,12 @@ EXAMPLES = {
 
 # How a write is said back when Claw asks instead of acting.
 VERBS = {
-    "HassTurnOn": "turn on", "HassTurnOff": "turn off", "HassLightSet": "set", "HassMediaPause": "pause",
-    "HassMediaUnpause": "resume", "HassMediaNext": "skip the track on", "HassMediaPrevious":
-    "go back a track on", "HassSetVolume": "set the volume of", "HassSetVolumeRelative":
-    "change the volume of", "HassMediaPlayerMute": "mute", "HassMediaPlayerUnmute": "unmute",
-    "HassClimateSetTemperature": "set the temperature of", "HassSetPosition": "move",
+    "HassTurnOn": "turn on", "HassTurnOff": "turn off", "HassLightSet": "change the light of",
+    "HassMediaPause": "pause", "HassMediaUnpause": "resume", "HassMediaNext": "skip the track on",
+    "HassMediaPrevious": "go back a track on", "HassSetVolume": "set the volume of",
+    "HassSetVolumeRelative": "change the volume of", "HassMediaPlayerMute": "mute",
+    "HassMediaPlayerUnmute": "unmute", "HassClimateSetTemperature": "set the temperature of",
+    "HassSetPosition": "move",
 }
 # On and off are one word apart (and "of" is a typo of either): each needs its own word said.
 NEEDED_WORDS = {
@@ -310,7 +311,8 @@ class LocalBackend:
     def _ask(self, verb: str, args: dict[str, Any], why: str) -> str:
         kind = args.get("domain") or args.get("device_class")
         kind = kind[0] if isinstance(kind, list) and kind else kind
-        target = (args.get("name") or (f"everything in the {args['area']}" if args.get("area") else "")
+        target = ((f"the {args['name']}" if args.get("name") else "")
+                  or (f"everything in the {args['area']}" if args.get("area") else "")
                   or (f"everything on the {args['floor']}" if args.get("floor") else "")
                   or (f"every {str(kind).replace('_', ' ')}" if kind else "that"))
         return (f"Should I {verb} {target}? I haven't, because {why}. Say it with the device or room, "
