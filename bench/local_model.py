@@ -210,7 +210,7 @@ async def demo_house(model_path: str, chat_format: str, runs: int) -> dict[str, 
             for key, sentence in (("cold", COLD_SENTENCE), ("warm", WARM_SENTENCE)):
                 started = time.perf_counter()
                 reply = await backend.complete(prompt(sentence))
-                out[key].append(_timing(backend._model, time.perf_counter() - started))
+                out[key].append(_timing(backend._engine, time.perf_counter() - started))
                 out["calls"][sentence] = reply.text or [[u.name, u.input] for u in reply.tool_uses]
 
         # Part 1 on the same system text and tools: a reply turn after the cold sentence's tool call.
@@ -221,7 +221,7 @@ async def demo_house(model_path: str, chat_format: str, runs: int) -> dict[str, 
             {"role": "assistant", "content": json.dumps({"tool": "HassTurnOn", "args": {"name": "Kitchen Ceiling"}})},
             {"role": "tool", "name": "HassTurnOn", "content": "Turned on Kitchen Ceiling."},
         ]
-        model: LocalModel = backend._model
+        model: LocalModel = backend._engine
         raw = Llama(model_path=model_path, n_gpu_layers=model.llm.model_params.n_gpu_layers,
                     n_ctx=model.llm.n_ctx(), n_threads=model.config.n_threads, verbose=False)
         out["system_tokens"] = len(ChatPrompt(raw, chat_format or None).tokens(system, []))

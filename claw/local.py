@@ -226,11 +226,14 @@ class LocalBackend:
 
         return tool_catalog(tools) + "\n\n" + persona
 
-    def tools(self, specs: list[dict[str, Any]], entities: list[Entity], said: str = "",
+    def tools(self, specs: list[dict[str, Any]], entities: list[Entity] | None = None, said: str = "",
               area: str | None = None) -> list[dict[str, Any]]:
-        """In the small profile: the generic tools, every target an enum of the relevant devices."""
+        """In the small profile: the generic tools, every target an enum of the relevant devices
+        (`entities`; None: every device in the house)."""
         if not self.small_profile:
             return specs
+        if entities is None:
+            entities = list(self.home.entities.values())
         named_areas = [a.name for a in self.home.areas.values() if words(a.name) and words(a.name) <= words(said)]
         enums = {
             "name": sorted({n for e in entities for n in [e.name, *e.aliases]}),

@@ -89,13 +89,14 @@ async def test_control_tokens_in_a_name_or_a_message_stay_plain_text_locally(cla
     async with house_with(claw, friendly_name=CONTROL, area="Study"):
         claw.store.add_message("telegram:2002", "user", CONTROL + " turn on the lamp")
         prompt = claw.agent.prompt("telegram:2002", "turn on the lamp", role="member")
+        devices = claw.local.devices_text(list(claw.home.entities.values()))  # the local prompt's list
     backend = claw.local
     system = backend.system(prompt, backend.tools(prompt.tools))
     chat = ChatPrompt(vocab, None)
-    tokens = chat.tokens(system, to_local_messages(prompt))
+    tokens = chat.tokens(system, to_local_messages(prompt, devices))
     (im_start,) = vocab.tokenize(b"<|im_start|>", add_bos=False, special=True)
     # One <|im_start|> per turn the template renders, plus the assistant's: none from the name.
-    turns = len(chat.messages(system, to_local_messages(prompt))) + 1
+    turns = len(chat.messages(system, to_local_messages(prompt, devices))) + 1
     assert tokens.count(im_start) == turns
     plain = vocab.detokenize(tokens)  # control tokens are left out; plain text stays
     assert plain.count(b"<|im_start|>system") == 2  # the name, and the member's message
