@@ -151,4 +151,9 @@ def _service(config: Config, client: httpx.Client) -> Check:
                      "see its log")
     found = r.json()
     return Check("service", "ok", f"service at {where} answers with the owner's token; it has found "
-                                  f"{len(found['devices'])} devices with {len(found['entities'])} entities")
+                                  f"{_count(len(found['devices']), 'device')} with "
+                                  f"{_count(len(found['entities']), 'entity', 'entities')}")
+
+
+def _count(n: int, one: str, many: str = "") -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"

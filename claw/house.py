@@ -83,8 +83,11 @@ class House:
         self.waiting_for_token: dict[str, tuple[Device, HaInstance | None]] = {}
         self._told: set[HaInstance] = set()  # instances the owner has been asked about
 
-    async def start(self) -> None:
-        await self.discovery.start()
+    async def start(self, discover: bool = True) -> None:
+        """Start watching the house: discovery (unless the owner turned it off), the Home
+        Assistant and the MQTT broker named in claw.toml, and the polls."""
+        if discover:
+            await self.discovery.start()
         if self.ha_url:
             self._spawn(self._connect_configured())
         if self.mqtt.url:

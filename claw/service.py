@@ -124,9 +124,13 @@ class Claw:
         if not self.reach.tell(f"notice:{time.time_ns()}", text):
             self.agent.owner_notices.append(text)  # nowhere to say it now: in the owner's next reply
 
+    def _watches_house(self) -> bool:
+        """Whether there is anything to connect to: discovery, or a configured HA or broker."""
+        return bool(self.config.discovery.enabled or self.config.home_assistant.url or self.config.mqtt.url)
+
     async def start(self) -> None:
-        if self.config.discovery.enabled:
-            await self.house.start()
+        if self._watches_house():
+            await self.house.start(discover=self.config.discovery.enabled)
         if self.local is not None:
             self._warming = asyncio.ensure_future(self.local.warm())
         await self.channels.start()
@@ -138,7 +142,7 @@ class Claw:
         await self.channels.stop()
         if self._warming is not None:
             await self._warming  # a model load in a thread cannot be cancelled
-        if self.config.discovery.enabled:
+        if self._watches_house():
             await self.house.stop()
         await self.home.settle()  # let read-backs finish before their sessions close
         for driver in list(self.home.drivers.values()):

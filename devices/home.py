@@ -53,6 +53,8 @@ class Home:
         self.areas: dict[str, Area] = {}
         self.listeners: list[Listener] = []
         self._refreshing: dict[str, asyncio.Future[None]] = {}  # device or entity id -> its read
+        self._pushed: dict[str, float] = {}  # entity id -> when its device last pushed a change
+        self._seen_saved: dict[str, float] = {}  # device id -> when its "last seen" was written
         # The owner's settings, read once: every state update of every entity applies them.
         self._settings = store.entity_settings()
         # normalized name or alias -> entity ids, in `entities` order; rebuilt when names change
@@ -87,6 +89,7 @@ class Home:
 
     async def refresh_device(self, device_id: str) -> list[Entity]:
         driver = self.drivers[device_id]
+        asked = time.monotonic()
         try:
             async with asyncio.timeout(self.device_timeout):
                 reported = await driver.refresh()
@@ -94,18 +97,26 @@ class Home:
             self.mark_unavailable(device_id, str(e) or "timed out")
             raise DeviceError(self._unreachable(driver.device, e)) from None
         now = time.time()
-        # Written when it changes, and now and then for "last seen": not on every poll.
-        if not driver.device.available or now - driver.device.last_seen > SEEN_SAVE_EVERY:
-            driver.device.available = True
-            driver.device.last_seen = now
-            self._save_device(driver.device)
+        came_back = not driver.device.available
+        driver.device.available = True
         driver.device.last_seen = now
+        # Written when it changes, and now and then for "last seen": not on every poll.
+        if came_back or now - self._seen_saved.get(device_id, 0.0) > SEEN_SAVE_EVERY:
+            self._save_device(driver.device)
+            self._seen_saved[device_id] = now
         entities = []
         for i, e in enumerate(reported):
             if i and i % UPDATES_PER_TURN == 0:
                 await asyncio.sleep(0)  # a big bridge's read lets commands in between
-            entities.append(await self._update(device_id, e))
+            entities.append(await self._update_read(device_id, e, asked))
         return entities
+
+    async def _update_read(self, device_id: str, reported: Entity, asked: float) -> Entity:
+        """An entity as a read asked at `asked` found it: older than a change pushed since, it
+        would undo that change, so the pushed state stays."""
+        if self._pushed.get(reported.entity_id, 0.0) > asked and reported.entity_id in self.entities:
+            return self.entities[reported.entity_id]
+        return await self._update(device_id, reported)
 
     async def refresh_all(self) -> None:
         """Poll every device; one slow device does not hold up the others."""
@@ -171,6 +182,7 @@ class Home:
     # -- entity state ----------------------------------------------------------------------
     async def entity_changed(self, device_id: str, reported: Entity) -> Entity:
         """A driver's push update (events, WebSocket): same path as a poll."""
+        self._pushed[reported.entity_id] = time.monotonic()
         return await self._update(device_id, reported)
 
     async def _update(self, device_id: str, reported: Entity) -> Entity:
@@ -263,13 +275,14 @@ class Home:
 
     async def _refresh_entity(self, device_id: str, entity_id: str) -> None:
         driver = self.drivers[device_id]
+        asked = time.monotonic()
         try:
             async with asyncio.timeout(self.device_timeout):
                 reported = await driver.refresh_entity(entity_id)  # type: ignore[attr-defined]
         except (DeviceError, TimeoutError, OSError) as e:
             self.mark_unavailable(device_id, str(e) or "timed out")
             raise DeviceError(self._unreachable(driver.device, e)) from None
-        await self._update(device_id, reported)
+        await self._update_read(device_id, reported, asked)
 
     def _read_back(self, device_id: str, key: str, read: Awaitable[Any]) -> None:
         """Run `read` in the background unless a read under `key` (a device or an entity id) is

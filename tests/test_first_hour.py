@@ -92,7 +92,8 @@ async def test_doctor_checks_each_part_against_real_servers(claw_home, standin):
     assert by_name["anthropic"].detail.startswith(f"Claude endpoint {standin.url} answers")
     assert by_name["telegram"].detail == f"Telegram bot @{tg.username} answers"
     assert by_name["home_assistant"].detail.startswith(f"Home Assistant at {ha.url} answers")
-    assert "answers with the owner's token; it has found 0 devices with 0 entities" in by_name["service"].detail
+    # the Home Assistant in claw.toml is connected even with discovery off
+    assert "answers with the owner's token; it has found 1 device with 0 entities" in by_name["service"].detail
     bad_by_name = {c.name: c for c in bad}
     assert {n for n, c in bad_by_name.items() if c.status == "fix"} == {"telegram", "home_assistant", "service"}
     assert "999:not-this-bot" not in " ".join(c.line() for c in bad)  # a token is never printed
