@@ -45,7 +45,8 @@ SMALL_TOOLS = {
     "HassSetPosition", "GetLiveContext", "remember", "recall",
 }
 # What a question may use: these read the house or memory and change nothing.
-READ_TOOLS = {"GetLiveContext", "HassGetState", "GetDateTime", "recall", "list_alerts", "ListDevices"}
+READ_TOOLS = {"GetLiveContext", "HassGetState", "GetDateTime", "CameraSnapshot", "recall", "list_alerts",
+              "ListDevices", "read_soul", "list_soul_versions", "diff_soul_version"}
 # Tools that change neither the house nor anything a person relies on without being told.
 UNGUARDED = READ_TOOLS | {"remember"}
 
