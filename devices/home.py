@@ -49,7 +49,12 @@ class Home:
         self.drivers: dict[str, Driver] = {}
         self.entities: dict[str, Entity] = {}
         self._device_of: dict[str, str] = {}  # entity_id -> device_id
-        self._discovered: dict[str, Entity] = {}  # entity as the device reports it
+        self._discovered: dict[str, Entity] = {}  # entity_id -> the entity as its device reports it
+        # Which device an entity id belongs to, kept across restarts: the first device to report
+        # an id keeps it (see `_home_id`), and what each device is, for the ones not here now.
+        self._owners = store.entity_owners()
+        self._families = {d["device_id"]: d["family"] for d in store.devices()}
+        self._ids: dict[tuple[str, str], str] = {}  # (device, the id it reports) -> entity_id
         self.areas: dict[str, Area] = {}
         self.listeners: list[Listener] = []
         self._refreshing: dict[str, asyncio.Future[None]] = {}  # device or entity id -> its read
@@ -86,6 +91,7 @@ class Home:
             self._discovered.pop(entity_id, None)
             self.entities.pop(entity_id, None)
             self._names = None
+        self._ids = {k: v for k, v in self._ids.items() if k[0] != device_id}
 
     async def refresh_device(self, device_id: str) -> list[Entity]:
         driver = self.drivers[device_id]
@@ -114,8 +120,9 @@ class Home:
     async def _update_read(self, device_id: str, reported: Entity, asked: float) -> Entity:
         """An entity as a read asked at `asked` found it: older than a change pushed since, it
         would undo that change, so the pushed state stays."""
-        if self._pushed.get(reported.entity_id, 0.0) > asked and reported.entity_id in self.entities:
-            return self.entities[reported.entity_id]
+        entity_id = self._ids.get((device_id, reported.entity_id))
+        if entity_id in self.entities and self._pushed.get(entity_id, 0.0) > asked:
+            return self.entities[entity_id]
         return await self._update(device_id, reported)
 
     async def refresh_all(self) -> None:
@@ -173,6 +180,7 @@ class Home:
         )
 
     def _save_device(self, d: Device) -> None:
+        self._families[d.device_id] = d.family
         self.store.upsert_device(
             {"device_id": d.device_id, "family": d.family, "name": d.name, "host": d.host,
              "port": d.port, "model": d.model, "available": int(d.available),
@@ -182,18 +190,52 @@ class Home:
     # -- entity state ----------------------------------------------------------------------
     async def entity_changed(self, device_id: str, reported: Entity) -> Entity:
         """A driver's push update (events, WebSocket): same path as a poll."""
-        self._pushed[reported.entity_id] = time.monotonic()
-        return await self._update(device_id, reported)
+        entity = await self._update(device_id, reported)
+        self._pushed[entity.entity_id] = time.monotonic()
+        return entity
+
+    def _home_id(self, device_id: str, reported_id: str) -> str | None:
+        """The entity id a device's entity has here; None while a native device has it and this
+        one only mirrors it (a Sonos that Home Assistant also shows).
+
+        An id belongs to the first device that reported it, also after a restart: anything on
+        the LAN can announce itself, and a second device claiming "cover.garage_door" must not
+        take over the owner's garage door (its commands, its state, its settings). It gets
+        "cover.garage_door_2", and the name then asks "which one?". A native device does take
+        an id over from a mirror of it."""
+        if (device_id, reported_id) in self._ids:
+            return self._ids[(device_id, reported_id)]
+        mirror = self._families.get(device_id) in MIRRORS
+        entity_id, n = reported_id, 2
+        while True:
+            owner = self._owners.get(entity_id)
+            if owner is None or owner == device_id:
+                break
+            if mirror and entity_id == reported_id:
+                if owner in self.drivers and entity_id in self.entities:
+                    return None  # the native driver wins over a mirror of it
+                return entity_id  # shown by the mirror while the native device is away
+            if self._families.get(owner) in MIRRORS and not mirror:
+                self._ids.pop((owner, entity_id), None)  # the native device takes it over
+                break
+            entity_id, n = f"{reported_id}_{n}", n + 1
+        if entity_id != reported_id:
+            log.warning("%s reports %s, which belongs to %s: it is %s here", device_id, reported_id,
+                        self._owners[reported_id], entity_id)
+        if self._owners.get(entity_id) != device_id:
+            self._owners[entity_id] = device_id
+            self.store.set_entity_owner(entity_id, device_id)
+        self._ids[(device_id, reported_id)] = entity_id
+        return entity_id
 
     async def _update(self, device_id: str, reported: Entity) -> Entity:
-        owner = self._device_of.get(reported.entity_id)
-        if (owner is not None and owner != device_id and owner in self.drivers
-                and self.drivers[device_id].device.family in MIRRORS):
-            return self.entities[reported.entity_id]  # the native driver wins over a mirror of it
-        self._device_of[reported.entity_id] = device_id
+        entity_id = self._home_id(device_id, reported.entity_id)
+        if entity_id is None:
+            return self.entities[reported.entity_id]
+        self._device_of[entity_id] = device_id
         reported = self._bounded(reported)
-        self._discovered[reported.entity_id] = reported
-        entity = self._with_settings(reported)
+        self._discovered[entity_id] = reported  # as the device said it, with the device's id
+        entity = self._with_settings(replace(reported, entity_id=entity_id))
         old = self.entities.get(entity.entity_id)
         if old != entity:
             await self._notify(old, entity)
@@ -260,7 +302,7 @@ class Home:
             # asyncio.timeout, not wait_for: no extra task, so no background work (read-backs,
             # pushed events) gets to run between the device's answer and our return.
             async with asyncio.timeout(self.device_timeout):
-                await driver.call(entity.entity_id, service, data)
+                await driver.call(self._device_id_of(entity.entity_id), service, data)
         except DeviceRefused:
             raise  # it answered: still available
         except (DeviceError, TimeoutError, OSError) as e:
@@ -278,7 +320,7 @@ class Home:
         asked = time.monotonic()
         try:
             async with asyncio.timeout(self.device_timeout):
-                reported = await driver.refresh_entity(entity_id)  # type: ignore[attr-defined]
+                reported = await driver.refresh_entity(self._device_id_of(entity_id))  # type: ignore[attr-defined]
         except (DeviceError, TimeoutError, OSError) as e:
             self.mark_unavailable(device_id, str(e) or "timed out")
             raise DeviceError(self._unreachable(driver.device, e)) from None
@@ -313,10 +355,14 @@ class Home:
             raise DeviceError(f"The {entity.name} is not a camera.")
         try:
             async with asyncio.timeout(self.device_timeout):
-                return await driver.snapshot(entity.entity_id)  # type: ignore[attr-defined]
+                return await driver.snapshot(self._device_id_of(entity.entity_id))  # type: ignore[attr-defined]
         except (DeviceError, TimeoutError, OSError) as e:
             self.mark_unavailable(device_id, str(e) or "timed out")
             raise DeviceError(self._unreachable(driver.device, e)) from None
+
+    def _device_id_of(self, entity_id: str) -> str:
+        """The id its own device knows an entity by (another only when another device had it)."""
+        return self._discovered[entity_id].entity_id
 
     def driver_for(self, entity_id: str) -> Driver:
         return self.drivers[self._device_of[entity_id]]

@@ -176,6 +176,8 @@ class Store:
             )
         if "settings" not in db.table_names():
             db["settings"].create({"key": str, "value": str}, pk="key")
+        if "entity_owners" not in db.table_names():
+            db["entity_owners"].create({"entity_id": str, "device_id": str}, pk="entity_id")
 
     # -- chats and messages -------------------------------------------------------------
     def ensure_chat(self, chat_id: str, channel: str = "api", title: str = "") -> None:
@@ -277,6 +279,13 @@ class Store:
 
     def devices(self) -> list[dict[str, Any]]:
         return list(self.db["devices"].rows)
+
+    def entity_owners(self) -> dict[str, str]:
+        """entity_id -> the device that first reported it (devices.home keeps ids to their owner)."""
+        return {r["entity_id"]: r["device_id"] for r in self.db["entity_owners"].rows}
+
+    def set_entity_owner(self, entity_id: str, device_id: str) -> None:
+        self.db["entity_owners"].upsert({"entity_id": entity_id, "device_id": device_id}, pk="entity_id")
 
     def entity_settings(self) -> dict[str, dict[str, Any]]:
         out = {}
