@@ -18,7 +18,7 @@ from typing import Any, AsyncContextManager
 
 from claw.agent import Agent, TurnResult
 from claw.alerts import Alerts
-from claw.confirmations import Confirmations
+from claw.confirmations import NEWER_MESSAGE, Confirmations
 from claw.heartbeat import Heartbeat
 from claw.pairing import CODE_TTL, Pairing, PairingError, Person
 from claw.rooms import chat_room
@@ -174,7 +174,7 @@ class Channels:
         asked_here = f"{a.channel}:{a.channel}:{a.chat_id} ("  # Confirmations' asked_by for this chat
         for request in self.confirmations.pending():
             if request["asked_by"].startswith(asked_here):
-                self.confirmations.answer(request["id"], False, by="a newer message")
+                self.confirmations.answer(request["id"], False, by=NEWER_MESSAGE)
                 self._cancelled.setdefault(item.id, []).append(request["what"])
 
     def _who(self, a: Arrival) -> tuple[str, str] | None:

@@ -31,7 +31,7 @@ class Confirmations:
         self.db = store.db
         self.reach = reach
         self.timeout = timeout
-        self._waiting: dict[str, asyncio.Future[bool]] = {}
+        self._waiting: dict[str, asyncio.Future[tuple[bool, str]]  # -> (approved, by whom)] = {}
         ensure_tables(self.db)
         # Requests from before a restart have nobody waiting for them: they failed closed.
         self.db.execute("update confirmations set status = 'expired' where status = 'pending'")
@@ -50,7 +50,7 @@ class Confirmations:
             "id": request_id, "what": what, "service": service, "entity_ids": json.dumps(ids),
             "data": json.dumps(data, default=str), "digest": digest, "asked_by": asked_by,
             "created": now, "expires": now + self.timeout, "status": "pending"})
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[tuple[bool, str]] = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = future
         self.reach.tell(
             f"confirm:{request_id}", f"{what}? Asked {_origin(caller)}. This expires in {self.timeout:g} s.",
@@ -60,7 +60,7 @@ class Confirmations:
         log.info("waiting for the owner to confirm %s (%s)", what, request_id)
         try:
             async with asyncio.timeout(self.timeout):
-                approved = await future
+                approved, by = await future
         except TimeoutError:
             self._close(request_id, "expired", "", f"Expired, so not done: {what}.")
             raise ToolError(f"{what}: not confirmed in time (the owner did not answer within "
@@ -68,6 +68,9 @@ class Confirmations:
         finally:
             self._waiting.pop(request_id, None)
         if not approved:
+            if by == NEWER_MESSAGE:
+                raise ToolError(f"{what}: not done, because a newer message in this chat cancelled "
+                                "the request before the owner answered.")
             raise ToolError(f"{what}: not confirmed (the owner declined), so I haven't done it.")
         return True
 
@@ -82,7 +85,7 @@ class Confirmations:
         status = "approved" if approve else "denied"
         done = f"Confirmed: {row['what']}." if approve else f"Cancelled: {row['what']}."
         self._close(request_id, status, by, done)
-        future.set_result(approve)
+        future.set_result((approve, by))
         return done
 
     def _close(self, request_id: str, status: str, by: str, text: str) -> None:
@@ -102,6 +105,9 @@ class Confirmations:
         rows = self.db.query("select * from confirmations where status = 'pending' order by created")
         return [_public(r) for r in rows if r["id"] in self._waiting]
 
+
+# Who "answers" a request that a newer message in the same chat cancelled (claw.chats).
+NEWER_MESSAGE = "a newer message"
 
 ORIGINS = {"api": "over the API", "mcp": "over MCP (another agent)", "web": "on the web page",
            "terminal": "in a terminal"}
