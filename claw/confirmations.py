@@ -31,7 +31,7 @@ class Confirmations:
         self.db = store.db
         self.reach = reach
         self.timeout = timeout
-        self._waiting: dict[str, asyncio.Future[tuple[bool, str]]  # -> (approved, by whom)] = {}
+        self._waiting: dict[str, asyncio.Future[tuple[bool, str]]] = {}  # -> (approved, by whom)
         ensure_tables(self.db)
         # Requests from before a restart have nobody waiting for them: they failed closed.
         self.db.execute("update confirmations set status = 'expired' where status = 'pending'")
