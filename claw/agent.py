@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from claw.executor import Action, Executor
+from claw.home_tools import tools_for_house
 from claw.memory_tools import fact_line, member_scope
 from claw.models import LOCAL_NOTE, ModelUnavailable, Prompt
 from claw.router import Router
@@ -176,35 +177,9 @@ class Agent:
                       persona=persona, said=text, area=area)
 
 
-# Tools that only make sense when the house has one of these kinds of device; every other tool
-# (memory, soul.md, alerts, the house's own admin) is always offered.
-_MEDIA = {"media_player"}
-TOOL_DOMAINS: dict[str, set[str]] = {
-    "HassLightSet": {"light"},
-    **{name: _MEDIA for name in (
-        "HassMediaPause", "HassMediaUnpause", "HassMediaNext", "HassMediaPrevious", "HassSetVolume",
-        "HassSetVolumeRelative", "HassMediaPlayerMute", "HassMediaPlayerUnmute",
-        "HassMediaSearchAndPlay", "SonosPlayUri", "SonosGroup", "SonosUngroup")},
-    "HassClimateSetTemperature": {"climate"},
-    "HassClimateSetMode": {"climate"},
-    "HassSetPosition": {"cover", "valve"},
-    "HassFanSetSpeed": {"fan"},
-    "HassVacuumStart": {"vacuum"},
-    "HassVacuumReturnToBase": {"vacuum"},
-    "HassVacuumCleanArea": {"vacuum"},
-    "HassLawnMowerStartMowing": {"lawn_mower"},
-    "HassLawnMowerDock": {"lawn_mower"},
-    "CameraSnapshot": {"camera"},
-    "alert_on_camera_change": {"camera"},
-}
-
-
 def house_tool_specs(registry: ToolRegistry, home: Home) -> list[dict[str, Any]]:
-    """The tool definitions the house can use: no lawn mower tool in a house without one (each
-    unused tool is schema bytes on every cloud turn and a wrong choice for a small model)."""
-    present = {e.domain for e in home.entities.values()}
-    return [tool.spec() for tool in registry.tools.values()
-            if tool.name not in TOOL_DOMAINS or TOOL_DOMAINS[tool.name] & present]
+    """The tool definitions for the kinds of device this house has (each tool declares its own)."""
+    return [tool.spec() for tool in tools_for_house(registry, home)]
 
 
 def _alternate(history: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -383,7 +383,7 @@ class Alerts:
             return f"Alert #{rule_id} removed."
 
         registry.add(alert_when)
-        registry.add(alert_on_camera_change)
+        registry.add(alert_on_camera_change, domains=("camera",))
         registry.add(list_alerts)
         registry.add(remove_alert)
 

@@ -184,12 +184,8 @@ def intent_domains() -> dict[str, tuple[str, ...]]:
 
 
 def tools_for_house(registry: ToolRegistry, home: Home) -> list[Tool]:
-    """The tools worth offering a model for this house: those that need no kind of device, and
-    those whose kinds the house has (no lawn-mower tools in a house without a mower)."""
-    present = {e.domain for e in home.entities.values()}
-    return [t for t in registry.tools.values()
-            if t.name not in DECLARATIONS or not DECLARATIONS[t.name].domains
-            or present & set(DECLARATIONS[t.name].domains)]
+    """The tools worth offering a model for this house (see ToolRegistry.for_domains)."""
+    return registry.for_domains({e.domain for e in home.entities.values()})
 
 
 def one(found: list[Entity], what: str) -> Entity:
@@ -214,6 +210,11 @@ def list_item(entity: Entity, said: str) -> dict[str, Any]:
 
 
 def register(registry: ToolRegistry, executor: Executor, home: Home) -> None:
+    def declared(fn: Any, name: str | None = None) -> None:
+        """Register a tool with the kinds of device its declaration says it needs."""
+        name = name or fn.__name__
+        registry.add(fn, name, domains=DECLARATIONS[name].domains if name in DECLARATIONS else ())
+
     act = executor.act
 
     def targets(name=None, area=None, floor=None, domain=None, device_class=None, service=None):
@@ -571,13 +572,13 @@ def register(registry: ToolRegistry, executor: Executor, home: Home) -> None:
                HassFanSetSpeed, HassVacuumStart, HassVacuumReturnToBase, HassVacuumCleanArea,
                HassLawnMowerStartMowing, HassLawnMowerDock, VacuumStop, AlarmArm, AlarmDisarm,
                HassListAddItem, HassListCompleteItem, HassListRemoveItem, TodoGetItems):
-        registry.add(fn)
-    registry.add(media("media_pause", "Pauses media players."), "HassMediaPause")
-    registry.add(media("media_play", "Resumes media players."), "HassMediaUnpause")
-    registry.add(media("media_next_track", "Skips to the next track."), "HassMediaNext")
-    registry.add(media("media_previous_track", "Goes back to the previous track."), "HassMediaPrevious")
-    registry.add(mute(True, "Mutes media players."), "HassMediaPlayerMute")
-    registry.add(mute(False, "Unmutes media players."), "HassMediaPlayerUnmute")
+        declared(fn)
+    declared(media("media_pause", "Pauses media players."), "HassMediaPause")
+    declared(media("media_play", "Resumes media players."), "HassMediaUnpause")
+    declared(media("media_next_track", "Skips to the next track."), "HassMediaNext")
+    declared(media("media_previous_track", "Goes back to the previous track."), "HassMediaPrevious")
+    declared(mute(True, "Mutes media players."), "HassMediaPlayerMute")
+    declared(mute(False, "Unmutes media players."), "HassMediaPlayerUnmute")
 
     async def RenameDevice(ctx: ToolContext, entity: Annotated[str, "Current name or entity id"],
                            new_name: Annotated[str | None, "New name"] = None,

@@ -47,6 +47,8 @@ class Tool:
     fn: ToolFn
     schema: dict[str, Any]
     owner_only: bool = False  # e.g. changing soul.md
+    # The kinds of device it acts on; a house with none of them is not offered it. Empty: any.
+    domains: tuple[str, ...] = ()
 
     def spec(self) -> dict[str, Any]:
         """The Anthropic tool definition."""
@@ -146,17 +148,24 @@ class ToolRegistry:
     def __init__(self) -> None:
         self.tools: dict[str, Tool] = {}
 
-    def add(self, fn: ToolFn, name: str | None = None, owner_only: bool = False) -> Tool:
+    def add(self, fn: ToolFn, name: str | None = None, owner_only: bool = False,
+            domains: tuple[str, ...] = ()) -> Tool:
         name = name or fn.__name__
         description = inspect.cleandoc(fn.__doc__ or "").strip()
         if not description:
             raise ValueError(f"tool {name} needs a docstring: it is the model's description")
-        tool = Tool(name, description, fn, schema_for(fn), owner_only)
+        tool = Tool(name, description, fn, schema_for(fn), owner_only, domains)
         self.tools[name] = tool
         return tool
 
     def get(self, name: str) -> Tool | None:
         return self.tools.get(name)
+
+    def for_domains(self, present: set[str]) -> list[Tool]:
+        """The tools worth offering for a house with these kinds of device (no lawn-mower tools
+        in a house without a mower: each is schema bytes on every turn, and a wrong choice for
+        a small model)."""
+        return [t for t in self.tools.values() if not t.domains or present & set(t.domains)]
 
     def specs(self, names: list[str] | None = None) -> list[dict[str, Any]]:
         return [t.spec() for t in self.tools.values() if names is None or t.name in names]
