@@ -57,16 +57,26 @@ def only_loopback() -> bool:
     return [name for _, name in socket.if_nameindex()] == ["lo"]
 
 
+CREATED: set[str] = set()  # namespaces this process made and has not deleted yet
+
+
 @contextlib.contextmanager
 def namespace() -> Iterator[str]:
     """A fresh namespace with loopback up; deleted afterwards, whatever happens."""
     name = f"claw-{uuid.uuid4().hex[:8]}"
     ip("netns", "add", name)
+    CREATED.add(name)
     try:
         ip("link", "set", "lo", "up", ns=name)
         yield name
     finally:
         ip("netns", "delete", name)
+        CREATED.discard(name)
+
+
+def leftovers() -> set[str]:
+    """This process's namespaces that still exist (other test workers make their own)."""
+    return CREATED & namespaces()
 
 
 def link(ns_a: str, addr_a: str, ns_b: str, addr_b: str) -> tuple[str, str]:

@@ -374,6 +374,5 @@ def test_two_hosts_over_veth() -> None:
 
 @pytest.fixture(autouse=True)
 def _no_leftover_namespaces():
-    before = netns.namespaces()
     yield
-    assert netns.namespaces() <= before
+    assert not netns.leftovers()
