@@ -54,6 +54,9 @@ def refuse_root_namespace() -> None:
                  "bench/executor.py as a script, it makes its own namespace")
 
 
+HA_PORT = 8123  # Home Assistant's own default; the bench's namespace has it free
+
+
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(p / 100 * len(values)))]
@@ -63,6 +66,7 @@ async def serve_house() -> None:
     """The demo house, advertised in the namespace, until killed (at most 10 min)."""
     refuse_root_namespace()
     house = EmulatedHouse.from_file(DEMO_HOME)
+    house.families["home_assistant"].server.port = HA_PORT  # the URL Claw is given (measure)
     await house.start()
     print("ready", flush=True)
     await asyncio.sleep(600)
@@ -82,6 +86,7 @@ async def measure(iterations: int) -> dict[str, Any]:
     refuse_root_namespace()
     # Not started: Claw needs only its floor plan and HA token; the emulators run elsewhere.
     spec_house = EmulatedHouse.from_file(DEMO_HOME)
+    spec_house.families["home_assistant"].server.port = HA_PORT  # where serve_house serves it
     with tempfile.TemporaryDirectory() as tmp:
         service = demo_service(make_config(Path(tmp)), spec_house)
         service.house.poll_interval = 3600  # no polls while measuring
