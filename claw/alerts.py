@@ -14,13 +14,14 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from typing import Annotated, Any, Awaitable
+from typing import Annotated
 
 from claw.models import ModelUnavailable, Prompt
 from claw.reach import OwnerReach
 from claw.router import Router
 from claw.soul import Soul
 from claw.tools import ToolContext, ToolError, ToolRegistry
+from devices.background import Background
 from devices.families.camera import driver as camera_mod
 from devices.home import Home
 from devices.model import DeviceError, Entity
@@ -119,22 +120,20 @@ class Alerts:
         self.unparsed_orders: list[str] = []  # standing orders left to the heartbeat
         self._timers: dict[tuple[int, str], asyncio.TimerHandle] = {}
         self._frames: dict[str, bytes] = {}  # camera entity id -> last snapshot
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._background = Background("an alert")
 
     async def start(self) -> None:
         self.home.listeners.append(self.on_change)
         for rule in self.rules():
             self._arm_current(rule)
-        self._spawn(self._watch_cameras())
+        self._background.spawn(self._watch_cameras())
 
     async def stop(self) -> None:
         if self.on_change in self.home.listeners:
             self.home.listeners.remove(self.on_change)
         for handle in self._timers.values():
             handle.cancel()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._background.cancel()
 
     # -- rules -----------------------------------------------------------------------------
     def rules(self) -> list[Rule]:
@@ -264,7 +263,7 @@ class Alerts:
         rule.last_fired = now
         if rule.id > 0:
             self.db["alert_rules"].update(rule.id, {"last_fired": now})
-        self._spawn(self._deliver(rule, entity, now, photo))
+        self._background.spawn(self._deliver(rule, entity, now, photo))
 
     async def _deliver(self, rule: Rule, entity: Entity, when: float, photo: bytes | None) -> None:
         text = rule.message or _default_text(rule, entity)
@@ -311,16 +310,6 @@ class Alerts:
             log.info("alert gate: no model (%s); not sending", e)
             return False
         return reply.text.strip().upper().startswith("YES")
-
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("an alert failed", exc_info=task.exception())
 
     # -- tools -------------------------------------------------------------------------------
     def register(self, registry: ToolRegistry) -> None:

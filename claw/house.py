@@ -22,6 +22,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from claw.config import MqttConfig
 from claw.tools import ToolError
+from devices.background import Background
 from devices.families import BY_NAME
 from devices.families.homeassistant import driver as homeassistant
 from devices.families.hue import driver as hue
@@ -78,7 +79,7 @@ class House:
                                    house=demo_house)
         self._batch: list[tuple[Device, int]] = []
         self._announce: asyncio.TimerHandle | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._background = Background("a house task")
         # device id -> the Home Assistant waiting for the owner's word (None: the one at ha_url)
         self.waiting_for_token: dict[str, tuple[Device, HaInstance | None]] = {}
         self._told: set[HaInstance] = set()  # instances the owner has been asked about
@@ -89,21 +90,14 @@ class House:
         if discover:
             await self.discovery.start()
         if self.ha_url:
-            self._spawn(self._connect_configured())
+            self._background.spawn(self._connect_configured())
         if self.mqtt.url:
-            self._spawn(self._connect_mqtt())
-        self._spawn(self._poll())
+            self._background.spawn(self._connect_mqtt())
+        self._background.spawn(self._poll())
 
     async def stop(self) -> None:
         await self.discovery.stop()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        await self._background.cancel()
 
     async def _poll(self) -> None:
         await self.home.poll(self.poll_interval)
@@ -125,7 +119,7 @@ class House:
         if driver is None:
             return
         if isinstance(driver, hue.HueDriver) and driver.username is None:
-            self._spawn(self._pair_hue(driver))
+            self._background.spawn(self._pair_hue(driver))
             return
         await self._adopt(driver)
 
@@ -158,7 +152,7 @@ class House:
         if self._announce:
             self._announce.cancel()
         self._announce = asyncio.get_running_loop().call_later(
-            ANNOUNCE_QUIET, lambda: self._spawn(self._tell_batch()))
+            ANNOUNCE_QUIET, lambda: self._background.spawn(self._tell_batch()))
 
     # -- Home Assistant: the owner's token, pinned ---------------------------------------------
     def _home_assistant(self, device: Device, props: dict[str, str]) -> Driver | None:
@@ -171,7 +165,7 @@ class House:
         self.waiting_for_token[device.device_id] = (device, instance)
         if instance not in self._told:  # once, however often it is announced
             self._told.add(instance)
-            self._spawn(self.notify(self._unknown_ha(instance, token)))
+            self._background.spawn(self.notify(self._unknown_ha(instance, token)))
         return None
 
     def _unknown_ha(self, instance: HaInstance, token: str | None) -> str:
@@ -304,7 +298,7 @@ class House:
         follow = getattr(driver, "follow", None)
         if follow is not None:
             device_id = driver.device.device_id
-            self._spawn(follow(lambda e: self.home.entity_changed(device_id, e)))
+            self._background.spawn(follow(lambda e: self.home.entity_changed(device_id, e)))
 
     async def _tell_batch(self) -> None:
         batch, self._batch = self._batch, []

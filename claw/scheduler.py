@@ -19,7 +19,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Callable, Protocol
 from zoneinfo import ZoneInfo
 
 from astral import Observer
@@ -29,6 +29,7 @@ from claw.automations import (DAYS, Automation, AutomationError, check, describe
                               is_routine_call, problems, restore)
 from claw.executor import Confirmer, Executor
 from claw.tools import Caller, ToolContext, ToolRegistry
+from devices.background import Background
 from devices.home import Home
 from devices.model import Entity
 from memory.store import Store
@@ -130,7 +131,7 @@ class Scheduler:
         self._changed = asyncio.Event()  # the schedule changed: recompute the next wake-up
         self._parked = asyncio.Event()  # the loop is waiting for its next wake-up
         self._holds: dict[tuple[int, str], float] = {}  # (automation, entity) -> when it has held
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._runs = Background("an automation run")
         self._napping: dict[asyncio.Task[Any], float] = {}  # runs in a wait step -> until when
         self._wake_at: float | None = None  # when the parked loop wakes up next
         self._arrived = asyncio.Event()  # an entity changed or was found
@@ -330,10 +331,10 @@ class Scheduler:
     async def stop(self) -> None:
         if self.on_change in self.home.listeners:
             self.home.listeners.remove(self.on_change)
-        for task in [self._loop, *self._tasks]:
-            if task is not None:
-                task.cancel()
-        await asyncio.gather(*[t for t in [self._loop, *self._tasks] if t], return_exceptions=True)
+        if self._loop is not None:
+            self._loop.cancel()
+            await asyncio.gather(self._loop, return_exceptions=True)
+        await self._runs.cancel()
 
     async def settle(self, timeout: float = 10.0) -> None:
         """Wait until the schedule loop is idle and every run has finished or is in a wait
@@ -344,7 +345,7 @@ class Scheduler:
 
     def _idle(self) -> bool:
         now = self.clock.now()
-        if any(self._napping.get(t, now) <= now for t in self._tasks):
+        if any(self._napping.get(t, now) <= now for t in self._runs):
             return False
         return (self._parked.is_set() and not self._changed.is_set()
                 and (self._wake_at is None or self._wake_at > now))
@@ -359,7 +360,7 @@ class Scheduler:
             due = [(book[i], when) for i, when in rows if when <= now]
             for a, when in due:  # on time: start at once; the bookkeeping comes after
                 if now - when <= self.grace:
-                    self._spawn(self.run(a, a.trigger.kind if now - when < 60 else "late", when))
+                    self._runs.spawn(self.run(a, a.trigger.kind if now - when < 60 else "late", when))
             if due:
                 await asyncio.sleep(0)
             moved = []
@@ -400,7 +401,7 @@ class Scheduler:
         log.warning("automation #%s %s: %s", a.id, a.name, note)
         self._log_run(a, "skipped", skipped[-1], now, now, None, [], note)
         if latest not in skipped:
-            self._spawn(self.run(a, "late", latest))
+            self._runs.spawn(self.run(a, "late", latest))
 
     def on_change(self, old: Entity | None, new: Entity) -> None:
         """Home listener: a state change may start a state-triggered automation (never the
@@ -421,13 +422,13 @@ class Scheduler:
                 self._holds.setdefault(key, self.clock.now() + t.hold * 60)
                 self._changed.set()
             else:
-                self._spawn(self.run(a, "state", self.clock.now()))
+                self._runs.spawn(self.run(a, "state", self.clock.now()))
 
     def _held(self, automation_id: int, entity_id: str) -> None:
         a = self.get(automation_id)
         entity = self.home.entities.get(entity_id)
         if a is not None and a.enabled and entity is not None and entity.state == a.trigger.to:
-            self._spawn(self.run(a, "state", self.clock.now()))
+            self._runs.spawn(self.run(a, "state", self.clock.now()))
 
     async def run(self, a: Automation, why: str = "manual", scheduled: float | None = None,
                   check_conditions: bool = True) -> dict[str, Any]:
@@ -463,7 +464,7 @@ class Scheduler:
         """Run on request, whatever the trigger and conditions say; one with wait steps runs
         in the background (a chat or an HTTP request does not hang for its minutes)."""
         if any(step.wait for step in a.actions):
-            self._spawn(self.run(a, why, check_conditions=False))
+            self._runs.spawn(self.run(a, why, check_conditions=False))
             return {"ran": True, "background": True, "results": [],
                     "note": f"It has waits, so it runs in the background; GET /api/automations/{a.id} "
                             "shows the results."}
@@ -500,16 +501,6 @@ class Scheduler:
             "delete from automation_runs where automation_id = ? and id < (select id from automation_runs "
             "where automation_id = ? order by id desc limit 1 offset ?)", [a.id, a.id, RUNS_KEPT - 1])
         return run_id
-
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("an automation run failed", exc_info=task.exception())
 
 
 def _minute(hhmm: str) -> int:

@@ -25,6 +25,7 @@ from zeroconf import DNSQuestionType, InterfaceChoice, IPVersion, ServiceStateCh
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from devices import manifest
+from devices.background import Background
 from devices.families import FAMILIES
 from devices.family import Family
 
@@ -191,8 +192,8 @@ class Discovery:
         self._records: dict[str, _Record] = {}
         self._by_alias: dict[str, str] = {}
         self._by_source: dict[str, str] = {}
-        self._resolving: dict[str, asyncio.Task[None]] = {}  # latest resolve per service
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._resolving: dict[str, asyncio.Future[Any]] = {}  # latest resolve per service
+        self._background = Background("a discovery task")
         self._senders: list[asyncio.DatagramTransport] = []
         self._listener: asyncio.DatagramTransport | None = None
         self._zc: AsyncZeroconf | None = None
@@ -216,10 +217,10 @@ class Discovery:
         else:
             self._listener, _ = await loop.create_datagram_endpoint(
                 lambda: DatagramHandler(self._on_ssdp), sock=listener)
-        self._spawn(self._search_loop())
+        self._background.spawn(self._search_loop())
         scanning = [f for f in FAMILIES if f.scan is not None]
         if scanning:
-            self._spawn(self._scan_loop(scanning, [broadcast_address(a) for a in addrs]))
+            self._background.spawn(self._scan_loop(scanning, [broadcast_address(a) for a in addrs]))
 
         self._zc = AsyncZeroconf(
             interfaces=InterfaceChoice.All if self.interfaces == "all" else addrs)
@@ -227,10 +228,7 @@ class Discovery:
             self._zc.zeroconf, manifest.mdns_types(), handlers=[self._on_mdns], question_type=QUESTION)
 
     async def stop(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._background.cancel()
         if self._browser:
             await self._browser.async_cancel()
         if self._zc:
@@ -241,17 +239,6 @@ class Discovery:
         self._listener = None
 
     # --- bookkeeping shared by both protocols ---
-
-    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception():
-            log.error("Discovery task failed", exc_info=task.exception())
 
     async def _emit(self, callback: Callable[[Any], Any], arg: Any) -> None:
         result = callback(arg)
@@ -310,9 +297,9 @@ class Discovery:
         if pending:
             pending.cancel()
         if state_change is ServiceStateChange.Removed:
-            self._spawn(self._gone(source))
+            self._background.spawn(self._gone(source))
             return
-        self._resolving[source] = self._spawn(self._resolve(service_type, name, source))
+        self._resolving[source] = self._background.spawn(self._resolve(service_type, name, source))
 
     async def _resolve(self, type_: str, name: str, source: str) -> None:
         """Resolve until it answers: a device busy at boot is found once it replies. A goodbye
@@ -393,9 +380,9 @@ class Discovery:
             if not usn:
                 return
             if headers.get("nts", "").lower() == "ssdp:byebye":
-                self._spawn(self._gone(f"ssdp:{usn}"))
+                self._background.spawn(self._gone(f"ssdp:{usn}"))
             elif headers.get("location"):
-                self._spawn(self._ssdp_seen(headers, usn))
+                self._background.spawn(self._ssdp_seen(headers, usn))
 
     async def _ssdp_seen(self, headers: dict[str, str], usn: str) -> None:
         family = manifest.match_ssdp(headers)
