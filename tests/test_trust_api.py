@@ -101,6 +101,9 @@ async def test_every_route_refuses_no_token_a_foreign_origin_and_a_rebinding_hos
         wrong = await anonymous.get("/api/devices", headers={"Authorization": "Bearer nope"})
         assert wrong.status_code == 401
     assert len(routes) > 40
+    # the automation routes are among those checked (the list comes from the app itself)
+    assert {("GET", "/api/automations"), ("POST", "/api/automations"), ("PATCH", "/api/automations/x"),
+            ("DELETE", "/api/automations/x"), ("POST", "/api/automations/x/run")} <= set(routes)
 
 
 async def test_docs_work_offline_through_a_one_time_login_link(api):
