@@ -28,6 +28,7 @@ import aiohttp
 from devices.families.homeassistant.places import Placement, read_placement
 from devices.families.homeassistant.socket import HaSocket
 from devices.http import DeviceHttp
+from devices.follow import keep_following
 from devices.model import Device, DeviceError, DeviceRefused, Entity
 
 log = logging.getLogger(__name__)
@@ -276,20 +277,13 @@ class HomeAssistantDriver:
         and catches up on what changed meanwhile. A rejected token ends it with DeviceError:
         retrying would only get this host banned by HA's failed-login protection.
         """
-        delay = min_backoff
-        while True:
+        async def once() -> None:
             try:
                 await self._follow_once(on_change)
-                log.info("%s closed the event stream; reconnecting", self._where())
-                delay = min_backoff
-            except TokenRejected:
-                raise
-            except DeviceError as exc:
-                log.warning("%s; retrying in %g s", exc, delay)
             finally:
-                self._live = None
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, max_backoff)
+                self._live = None  # refresh and commands read HA again until it is back
+
+        await keep_following(once, self._where, min_backoff, max_backoff, fatal=(TokenRejected,))
 
     async def _follow_once(self, on_change: OnChange) -> None:
         async with self._socket() as sock:

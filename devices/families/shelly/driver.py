@@ -6,7 +6,6 @@ a `switch` entity (with its power meter), each `cover:N` a `cover` entity.
 """
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import uuid
@@ -17,6 +16,7 @@ import aiohttp
 
 from devices.home import MAX_NAME
 from devices.http import DeviceHttp
+from devices.follow import keep_following
 from devices.model import Device, DeviceError, Entity
 from devices.names import slug
 
@@ -174,16 +174,7 @@ class ShellyDriver:
         After each (re)connect it re-reads the full status, so changes made while the
         connection was down are reported too; reconnects back off from min to max_backoff.
         """
-        delay = min_backoff
-        while True:
-            try:
-                await self._follow_once(on_change)
-                log.info("%s closed its WebSocket; reconnecting", self._where())
-                delay = min_backoff
-            except DeviceError as exc:
-                log.warning("%s; retrying in %g s", exc, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, max_backoff)
+        await keep_following(lambda: self._follow_once(on_change), self._where, min_backoff, max_backoff)
 
     async def _follow_once(self, on_change: OnChange) -> None:
         if not self._entity_ids:

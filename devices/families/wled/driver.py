@@ -13,7 +13,6 @@ info, no lists), and the effect list again only when the firmware's effect count
 """
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
@@ -23,6 +22,7 @@ import aiohttp
 
 from devices.colors import color_name_target, kelvin_to_rgb
 from devices.http import DeviceHttp
+from devices.follow import keep_following
 from devices.model import Device, DeviceError, Entity
 from devices.names import slug
 
@@ -85,16 +85,8 @@ class WledDriver:
         reported too; reconnects back off from min to max_backoff. A build without WebSockets
         is read every `poll_every` seconds instead (the House polls followed devices seldom).
         """
-        delay = min_backoff
-        while True:
-            try:
-                await self._follow_once(on_change)
-                log.info("%s closed its WebSocket; reconnecting", self._where())
-                delay = min_backoff
-            except DeviceError as exc:
-                log.warning("%s; retrying in %g s", exc, delay)
-            await asyncio.sleep(delay if self._websocket else poll_every)
-            delay = min(delay * 2, max_backoff)
+        await keep_following(lambda: self._follow_once(on_change), self._where, min_backoff, max_backoff,
+                             pause=lambda delay: delay if self._websocket else poll_every)
 
     async def _follow_once(self, on_change: Callable[[Entity], Awaitable[None] | None]) -> None:
         if not self.entity_id or not self._websocket:
