@@ -282,7 +282,8 @@ class Home:
                 area = self.areas.setdefault(entity.area, Area(entity.area))
             if entity.area == reported.area:  # the device's floor plan (HA's registries) fills the
                 area.floor = area.floor or reported.floor  # owner's gaps; the owner's words come first
-                area.aliases = list(dict.fromkeys([*area.aliases, *reported.area_aliases]))
+                if not set(reported.area_aliases) <= set(area.aliases):  # once, not per update
+                    area.aliases = list(dict.fromkeys([*area.aliases, *reported.area_aliases]))
             entity.area = area.name
             entity.floor = area.floor
         return entity
